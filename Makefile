@@ -1,0 +1,30 @@
+# The two commands a newcomer needs (see README.md):
+#   make lab    set up .venv (first time only) and open the course in JupyterLab
+#   make test   set up .venv (first time only) and run every unit test and every notebook
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: lab test bench clean
+
+# Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
+# resolves and installs in seconds; pip is the fallback if uv cannot be had.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(PY) -m uv pip install --quiet --python $(PY) -e ".[test,lab]" \
+	  || $(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,199 @@
+"""Curvature: Hessian-vector products, explicit Hessians, eigenvalues, and solving with the Hessian.
+
+Every function takes parameters as a JAX pytree (a dict of arrays, a list of layers, ...). Explicit matrices use
+the order of ``jax.flatten_util.ravel_pytree``. The solvers take a *matvec* ``v -> A v`` rather than a matrix,
+so the same code works for an explicit matrix, a Hessian-vector product or a Gauss-Newton product.
+
+The notebooks show how each of these is derived; this module is the reference the exercises are checked against.
+"""
+import warnings
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from ._checks import NotPositiveDefiniteError, require_float64, require_same_structure, require_x64
+
+__all__ = [
+    "hvp", "hessian_matrix", "gnvp", "top_eigenvalue", "smallest_eigenvalue", "cg_solve", "lissa",
+    "NotPositiveDefiniteError",
+]
+
+
+# --- products with the Hessian -------------------------------------------------------------------------------
+
+
+def hvp(f, params, v):
+    """∇²f(params) · v by forward-over-reverse differentiation (a jvp of the gradient).
+
+    Costs a small constant times one gradient, and never forms the Hessian. ``v`` and the result are shaped
+    like ``params``.
+    """
+    require_same_structure(params, v, "params", "v", "hvp")
+    return jax.jvp(jax.grad(f), (params,), (v,))[1]
+
+
+def hessian_matrix(f, params):
+    """The explicit (p, p) Hessian of scalar ``f`` at ``params``, in ``ravel_pytree`` order. Memory grows as p²."""
+    flat, unravel = ravel_pytree(params)
+    return jax.hessian(lambda w: f(unravel(w)))(flat)
+
+
+def gnvp(model_fn, out_loss, params, v):
+    """Gauss-Newton product G·v = Jᵀ H_out J v.
+
+    ``model_fn(params)`` returns the network outputs (for the whole batch); ``out_loss(outputs)`` is the scalar
+    loss as a function of those outputs; J is the Jacobian of the outputs and H_out the Hessian of the loss with
+    respect to the outputs. G is positive semi-definite whenever ``out_loss`` is convex (squared error,
+    cross-entropy), even where the full Hessian is not.
+    """
+    require_same_structure(params, v, "params", "v", "gnvp")
+    outputs, Jv = jax.jvp(model_fn, (params,), (v,))
+    HJv = hvp(out_loss, outputs, Jv)
+    _, vjp = jax.vjp(model_fn, params)
+    return vjp(HJv)[0]
+
+
+# --- eigenvalues by power iteration --------------------------------------------------------------------------
+
+
+def _flat_operator(matvec, unravel, damping=0.0):
+    """Turn a matvec on pytrees into one on flat vectors, with `damping`·I added."""
+    return lambda v: ravel_pytree(matvec(unravel(v)))[0] + damping * v
+
+
+def _power_iteration(A, v0, iters):
+    """Eigenvalue of largest magnitude of the symmetric operator A (flat vectors), as a Rayleigh quotient."""
+    def step(_, v):
+        w = A(v)
+        return w / jnp.linalg.norm(w)
+
+    v = jax.lax.fori_loop(0, iters, step, v0 / jnp.linalg.norm(v0))
+    return jnp.vdot(v, A(v))
+
+
+def _lambda_min(A, v0, iters=300):
+    """λmin of a symmetric flat operator: the dominant eigenvalue of A − λtop·I is λmin − λtop."""
+    top = float(_power_iteration(A, v0, iters))
+    if top < 0:
+        return top
+    return top + float(_power_iteration(lambda v: A(v) - top * v, v0, iters))
+
+
+def top_eigenvalue(matvec, like, *, iters=100, seed=0):
+    """Eigenvalue of largest magnitude of a symmetric operator (usually λmax of a Hessian).
+
+    ``like`` is any pytree shaped like the operator's input (e.g. the parameters).
+    """
+    flat, unravel = ravel_pytree(like)
+    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
+    return float(_power_iteration(_flat_operator(matvec, unravel), v0, iters))
+
+
+def smallest_eigenvalue(matvec, like, *, iters=300, seed=0):
+    """Estimate of λmin of a symmetric operator by power iteration on A − λtop·I. Approximate (a few digits when
+    the bottom of the spectrum is clustered); used to diagnose negative curvature and suggest a damping."""
+    flat, unravel = ravel_pytree(like)
+    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
+    return _lambda_min(_flat_operator(matvec, unravel), v0, iters)
+
+
+# --- solving (A + damping·I) x = b ---------------------------------------------------------------------------
+
+
+def _check_solution(A, B, X, tol, where):
+    """Check solves of A x = b (rows of B, X): raise on negative curvature, warn if not converged."""
+    if not bool(jnp.all(jnp.isfinite(X))):
+        raise FloatingPointError(f"{where}: the solution contains NaN or inf; check the matvec and add damping.")
+    b_norm = jnp.linalg.norm(B, axis=-1)
+    residual = jnp.linalg.norm(jax.vmap(A)(X) - B, axis=-1) / jnp.where(b_norm > 0, b_norm, 1.0)
+    # For a positive-definite A, bᵀA⁻¹b > 0: a non-positive value proves negative curvature.
+    indefinite = bool(jnp.any((jnp.sum(B * X, axis=-1) <= 0) & (b_norm > 0)))
+    if indefinite or float(jnp.max(residual)) > 1e3 * tol:
+        lam_min = _lambda_min(A, B[0] + 1e-3)
+        if indefinite or lam_min <= 0:
+            raise NotPositiveDefiniteError(
+                f"{where}: the system (A + damping·I) is not positive definite (smallest eigenvalue ≈ {lam_min:.3g}); "
+                f"CG needs positive curvature. Add damping, e.g. damping={max(2 * abs(lam_min), 1e-8):.2g} "
+                "(the damping is added on top of the damping you passed)."
+            )
+        warnings.warn(
+            f"{where}: CG stopped at relative residual {float(jnp.max(residual)):.2e} > tol={tol:g}. "
+            "Raise `maxiter`, or add damping to improve the conditioning.",
+            RuntimeWarning, stacklevel=3,
+        )
+
+
+def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, check=True):
+    """Solve (A + damping·I) x = b by conjugate gradient, for symmetric positive-definite A.
+
+    ``matvec(v)`` returns A·v; ``b`` is an array or a pytree (the result has the same shape). The iteration is
+    ``jax.scipy.sparse.linalg.cg`` (relative tolerance ``tol``). With ``check=True`` the answer is verified: a
+    non-positive-definite system raises ``NotPositiveDefiniteError`` naming a damping that fixes it, and a solve
+    that stops before ``tol`` warns.
+    """
+    require_x64("cg_solve")
+    require_float64(b, "b", "cg_solve")
+    b_flat, unravel = ravel_pytree(b)
+    A = _flat_operator(matvec, unravel, damping)
+    x, _ = jax.scipy.sparse.linalg.cg(A, b_flat, tol=tol, atol=0.0, maxiter=maxiter)
+    if check:
+        _check_solution(A, b_flat[None], x[None], tol, "cg_solve")
+    return unravel(x)
+
+
+def _neumann(A, b, scale, depth, key):
+    """depth steps of h ← b + h − A h / scale from h = b (A includes damping); returns h / scale."""
+    keys = None if key is None else jax.random.split(key, depth)
+    step = lambda h, k: (b + h - A(h, k) / scale, None)
+    h, _ = jax.lax.scan(step, b, keys, length=depth)
+    return h / scale
+
+
+def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=True):
+    """Estimate (A + damping·I)⁻¹ b by LiSSA, the truncated Neumann series
+
+        h₀ = b,   hⱼ = b + hⱼ₋₁ − (A + damping·I) hⱼ₋₁ / scale,   result = h_depth / scale.
+
+    It converges iff every eigenvalue μ of A + damping·I satisfies 0 < μ/scale < 2, i.e. scale > λmax/2 and the
+    damped system positive definite; the error shrinks like max|1 − μ/scale|^depth. ``damping`` is in the same
+    units as A (Koh & Liang's code uses units of ``scale``: their δ is our damping/scale).
+
+    With ``key``, ``matvec`` is called as ``matvec(v, key)`` with a fresh key every step (minibatch HVPs: the
+    stochastic version), and ``repeats`` independent runs are averaged. With ``check=True``, a scale that is too
+    small or a system that is not positive definite raises, with the scale or damping that would converge.
+    """
+    require_x64("lissa")
+    require_float64(b, "b", "lissa")
+    if repeats > 1 and key is None:
+        raise ValueError("lissa: repeats > 1 averages independent stochastic runs; pass key= (and a matvec(v, key)).")
+    b_flat, unravel = ravel_pytree(b)
+    call = (lambda v, k: matvec(v, k)) if key is not None else (lambda v, k: matvec(v))
+    A = lambda v, k: ravel_pytree(call(unravel(v), k))[0] + damping * v
+    if check:
+        A0 = lambda v: A(v, key)
+        lam_max = float(_power_iteration(A0, b_flat + 1e-3, 100))
+        if scale <= lam_max / 2:
+            raise ValueError(_scale_message(scale, lam_max))
+    if key is None:
+        h = _neumann(A, b_flat, scale, depth, None)
+    else:
+        h = jnp.mean(jax.vmap(lambda k: _neumann(A, b_flat, scale, depth, k))(jax.random.split(key, repeats)), 0)
+    # A convergent series has ‖hⱼ‖ ≤ (j + 1)‖b‖ (every term is a contraction of b): more means it blew up.
+    if check and not float(jnp.linalg.norm(h) * scale) <= (depth + 1) * float(jnp.linalg.norm(b_flat)) * (1 + 1e-6):
+        lam_min = _lambda_min(lambda v: A(v, key), b_flat + 1e-3)
+        if lam_min <= 0:
+            raise NotPositiveDefiniteError(
+                f"lissa diverged: A + damping·I is not positive definite (smallest eigenvalue ≈ {lam_min:.3g}). "
+                f"Add damping, e.g. damping={damping + max(2 * abs(lam_min), 1e-8):.2g}."
+            )
+        raise ValueError(_scale_message(scale, lam_max))
+    return unravel(h)
+
+
+def _scale_message(scale, lam_max):
+    return (
+        f"lissa diverges: scale={scale:g} is at or below λmax(A + damping·I)/2 ≈ {lam_max / 2:.4g}, so the Neumann "
+        f"series grows geometrically. Use scale > {lam_max / 2:.4g}; scale ≈ λmax = {lam_max:.4g} converges fastest "
+        "for the top of the spectrum."
+    )

@@ -1,0 +1,181 @@
+"""Influence functions (Koh & Liang 2017, "Understanding Black-box Predictions via Influence Functions").
+
+The sign convention — stated here once and used everywhere in the course
+------------------------------------------------------------------------
+Training objective R(θ) = (1/n) Σᵢ L(zᵢ, θ) + (l2/2)‖θ‖², minimiser θ̂, H = ∇²R(θ̂) (+ damping·I).
+
+    I_up,params(z)         = −H⁻¹ ∇θL(z, θ̂)                      change of θ̂ per unit up-weighting of z
+    I_up,loss(z, z_test)   = −∇θL(z_test, θ̂)ᵀ H⁻¹ ∇θL(z, θ̂)       change of the test loss per unit up-weighting
+    I_pert,loss(z, z_test) = −∇θL(z_test, θ̂)ᵀ H⁻¹ ∇x∇θL(z, θ̂)     how the test loss moves with the training input x
+
+I_up,loss > 0: giving z more weight raises the test loss, so z is HARMFUL to that prediction.
+I_up,loss < 0: z is HELPFUL. Removing z is up-weighting it by ε = −1/n, so the predicted change of the test loss
+when z is left out is −(1/n)·I_up,loss(z, z_test). ``leave_one_out`` retrains with exactly the objective for which
+that prediction is first-order exact: (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖².
+
+``loss_fn(params, x, y)`` is the loss of ONE example, without the L2 term (that is ``l2``). ``train = (X, Y)`` with
+a leading axis of n examples. ``solver`` is "exact" (explicit Hessian, for p up to a few thousand), "cg"
+(conjugate gradient on Hessian-vector products) or "lissa" (the Neumann series; needs ``scale`` and ``depth``,
+optionally ``repeats``, ``batch_size`` for minibatch HVPs, and ``seed``). Everything needs float64.
+"""
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from . import training
+from ._checks import NotPositiveDefiniteError, require_float64, require_x64
+from .curvature import _check_solution, lissa
+
+__all__ = [
+    "influence_up_loss", "influence_up_params", "influence_pert_loss", "self_influence", "leave_one_out",
+    "per_example_grads", "inverse_hvp",
+]
+
+
+class _Problem(NamedTuple):
+    w: jax.Array          # flat parameters θ̂
+    unravel: Callable
+    loss: Callable        # loss(w, x, y) on flat parameters
+    X: Any
+    Y: Any
+    l2: float
+
+    def risk(self, w):
+        return training.empirical_risk(self.loss, w, self.X, self.Y, self.l2)
+
+    def grads(self, X, Y):
+        """Per-example gradients ∇θL(z, θ̂), shape (len(X), p)."""
+        return jax.vmap(jax.grad(self.loss), (None, 0, 0))(self.w, X, Y)
+
+
+def _problem(loss_fn, params, train, l2, where):
+    require_x64(where)
+    X, Y = train
+    require_float64(params, "params", where)
+    require_float64(X, "train X", where)
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"{where}: train X has {X.shape[0]} examples but train Y has {Y.shape[0]}.")
+    w, unravel = ravel_pytree(params)
+    return _Problem(w, unravel, lambda w, x, y: loss_fn(unravel(w), x, y), X, Y, l2)
+
+
+def _test_batch(train, test, where):
+    """(X_test, Y_test, single): accept one example (x, y) or a batch, and check the feature shape."""
+    X, (x, y) = train[0], test
+    if x.shape == X.shape[1:]:
+        return x[None], jnp.asarray(y)[None], True
+    if x.shape[1:] == X.shape[1:]:
+        return x, y, False
+    raise ValueError(f"{where}: test x has shape {x.shape}; expected one example of shape {X.shape[1:]} "
+                     f"(like a row of train X) or a batch of shape (m, {', '.join(map(str, X.shape[1:]))}).")
+
+
+def _solve(prob, V, solver, damping, options, where):
+    """Rows of (H + damping·I)⁻¹ Vᵀ for V of shape (m, p)."""
+    if solver == "exact":
+        H = jax.hessian(prob.risk)(prob.w) + damping * jnp.eye(prob.w.size)
+        L = jnp.linalg.cholesky(H)
+        if not bool(jnp.all(jnp.isfinite(L))):
+            lam = float(jnp.linalg.eigvalsh(H)[0])
+            raise NotPositiveDefiniteError(
+                f"{where}: H + damping·I is not positive definite (smallest eigenvalue {lam:.3g}); a non-convex "
+                f"model needs damping, e.g. damping={damping + 2 * abs(lam):.2g}.")
+        return jax.scipy.linalg.cho_solve((L, True), V.T).T
+    hvp = lambda v: jax.jvp(jax.grad(prob.risk), (prob.w,), (v,))[1]
+    if solver == "cg":
+        tol, maxiter = options.get("tol", 1e-10), options.get("maxiter")
+        A = lambda v: hvp(v) + damping * v
+        X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=tol, atol=0.0, maxiter=maxiter)[0])(V)
+        _check_solution(A, V, X, tol, f"{where} (solver='cg')")
+        return X
+    if solver == "lissa":
+        return _solve_lissa(prob, hvp, V, damping, options)
+    raise ValueError(f"{where}: solver must be 'exact', 'cg' or 'lissa', not {solver!r}.")
+
+
+def _solve_lissa(prob, hvp, V, damping, options):
+    """LiSSA for every row of V; the first row is checked for divergence, the rest reuse its verdict."""
+    opts = {k: options[k] for k in ("scale", "depth", "repeats") if k in options}
+    batch_size = options.get("batch_size")
+    if batch_size is None:
+        run = lambda b, check: lissa(hvp, b, damping=damping, check=check, **opts)
+    else:  # stochastic LiSSA: each step uses the Hessian of a random minibatch of the objective
+        def minibatch_hvp(v, key):
+            idx = jax.random.randint(key, (batch_size,), 0, prob.X.shape[0])
+            sub = prob._replace(X=prob.X[idx], Y=prob.Y[idx])
+            return jax.jvp(jax.grad(sub.risk), (prob.w,), (v,))[1]
+        key = jax.random.PRNGKey(options.get("seed", 0))
+        run = lambda b, check: lissa(minibatch_hvp, b, damping=damping, key=key, check=check, **opts)
+    first = run(V[0], True)
+    return jnp.concatenate([first[None], jax.vmap(lambda b: run(b, False))(V[1:])])
+
+
+def per_example_grads(loss_fn, params, X, Y):
+    """∇θ loss_fn(params, xᵢ, yᵢ) for every example, stacked like params with a leading axis n (one vmap)."""
+    return jax.vmap(jax.grad(loss_fn), in_axes=(None, 0, 0))(params, X, Y)
+
+
+def inverse_hvp(loss_fn, params, train, v, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+    """(H + damping·I)⁻¹ v for v shaped like params (H the Hessian of the training objective at params)."""
+    prob = _problem(loss_fn, params, train, l2, "inverse_hvp")
+    v_flat = ravel_pytree(v)[0]
+    if v_flat.shape != prob.w.shape:
+        raise ValueError(f"inverse_hvp: v has {v_flat.size} entries but params have {prob.w.size}.")
+    return prob.unravel(_solve(prob, v_flat[None], solver, damping, solver_options, "inverse_hvp")[0])
+
+
+def influence_up_loss(loss_fn, params, train, test, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+    """I_up,loss(zᵢ, z_test) for every training point: shape (n,) for one test example, (m, n) for a batch."""
+    prob = _problem(loss_fn, params, train, l2, "influence_up_loss")
+    Xt, Yt, single = _test_batch(train, test, "influence_up_loss")
+    s_test = _solve(prob, prob.grads(Xt, Yt), solver, damping, solver_options, "influence_up_loss")
+    scores = -s_test @ prob.grads(prob.X, prob.Y).T
+    return scores[0] if single else scores
+
+
+def influence_up_params(loss_fn, params, train, *, l2=0.0, solver="exact", damping=0.0, **solver_options):
+    """I_up,params(zᵢ) = −H⁻¹∇θL(zᵢ) for every training point, stacked like params with leading axis n."""
+    prob = _problem(loss_fn, params, train, l2, "influence_up_params")
+    S = _solve(prob, prob.grads(prob.X, prob.Y), solver, damping, solver_options, "influence_up_params")
+    return jax.vmap(prob.unravel)(-S)
+
+
+def influence_pert_loss(loss_fn, params, train, test, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+    """I_pert,loss: ∇x of −s_testᵀ∇θL(x, yᵢ) at each training input; shape (n, *x.shape) or (m, n, *x.shape)."""
+    prob = _problem(loss_fn, params, train, l2, "influence_pert_loss")
+    Xt, Yt, single = _test_batch(train, test, "influence_pert_loss")
+    S = _solve(prob, prob.grads(Xt, Yt), solver, damping, solver_options, "influence_pert_loss")
+    g_theta = jax.grad(prob.loss)
+    pert = lambda s, x, y: jax.grad(lambda x: -s @ g_theta(prob.w, x, y))(x)
+    out = jax.vmap(lambda s: jax.vmap(pert, (None, 0, 0))(s, prob.X, prob.Y))(S)
+    return out[0] if single else out
+
+
+def self_influence(loss_fn, params, train, *, l2=0.0, solver="exact", damping=0.0, **solver_options):
+    """I_up,loss(zᵢ, zᵢ) = −∇L(zᵢ)ᵀH⁻¹∇L(zᵢ) for every training point (≤ 0 when H is positive definite).
+
+    Large |self-influence|: the model leans on that point to fit it — the first ones to check for a wrong label.
+    """
+    prob = _problem(loss_fn, params, train, l2, "self_influence")
+    G = prob.grads(prob.X, prob.Y)
+    return -jnp.sum(G * _solve(prob, G, solver, damping, solver_options, "self_influence"), axis=-1)
+
+
+def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", **train_options):
+    """Retrain without each listed training point, warm-started from ``params``, all at once (vmap).
+
+    Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
+    ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
+    Returns (params stacked with leading axis len(indices), final gradient norms).
+    """
+    require_x64("leave_one_out")
+    require_float64(params, "params", "leave_one_out")
+    X, Y = train
+    indices = jnp.asarray(indices)
+    trainer = {"newton": training.train_newton, "lbfgs": training.train_lbfgs}[method]
+    weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
+    retrain = lambda w: trainer(loss_fn, params, X, Y, l2=l2, weights=w, **train_options)
+    fits = jax.jit(jax.vmap(retrain))(weights)
+    return fits.params, fits.grad_norm

@@ -1,0 +1,118 @@
+"""Models in plain JAX: ``*_init(key, ...) -> params`` (a dict or list of dicts) and ``*_apply(params, x)``.
+
+Inputs ``x`` are flat feature vectors, one example of shape (d,) or a batch of shape (n, d); the CNN reshapes
+them into square images. Losses take the model's output and a label, for ONE example; ``example_loss`` joins a
+model and a loss into the ``loss_fn(params, x, y)`` that training and influence functions expect.
+
+Label conventions: squared error takes real targets; ``logistic_loss`` takes y in {-1, +1} (as in Koh & Liang's
+closed form); ``cross_entropy`` takes an integer class.
+"""
+import jax
+import jax.numpy as jnp
+
+
+# --- linear models: regression, binary logistic, softmax ----------------------------------------------------
+
+
+def linear_init(key, d, n_out=None):
+    """Zero weights: w of shape (d,) (one output) or (d, n_out) (softmax over n_out classes), and a bias.
+
+    ``key`` is unused (linear models start at zero, which keeps training deterministic); it keeps the
+    signature the same as the other models'.
+    """
+    shape = (d,) if n_out is None else (d, n_out)
+    return {"w": jnp.zeros(shape), "b": jnp.zeros(shape[1:])}
+
+
+def linear_apply(params, x):
+    """x @ w + b: a scalar per example (regression, binary logit) or a vector of logits (softmax)."""
+    return x @ params["w"] + params["b"]
+
+
+# --- a small multi-layer perceptron --------------------------------------------------------------------------
+
+
+def mlp_init(key, sizes):
+    """Layers of sizes[0] -> sizes[1] -> ... -> sizes[-1], LeCun-normal weights and zero biases."""
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [
+        {"w": jax.random.normal(k, (m, n)) / jnp.sqrt(m), "b": jnp.zeros(n)}
+        for k, m, n in zip(keys, sizes[:-1], sizes[1:])
+    ]
+
+
+def mlp_apply(params, x):
+    """tanh hidden layers, linear output layer."""
+    for layer in params[:-1]:
+        x = jnp.tanh(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+# --- a small convolutional network ---------------------------------------------------------------------------
+
+
+def cnn_init(key, image_side, channels=(8, 8), n_classes=10):
+    """Two 3×3 convolutions (each followed by tanh and 2×2 average pooling) and a dense layer.
+
+    For 8×8 digits with channels (8, 8) this has 994 parameters; for 28×28 MNIST, 4,584.
+    """
+    k1, k2, k3 = jax.random.split(key, 3)
+    c1, c2 = channels
+    side = image_side // 4  # two 2x2 poolings
+    return {
+        "conv1": {"w": jax.random.normal(k1, (3, 3, 1, c1)) / 3.0, "b": jnp.zeros(c1)},
+        "conv2": {"w": jax.random.normal(k2, (3, 3, c1, c2)) / jnp.sqrt(9.0 * c1), "b": jnp.zeros(c2)},
+        "dense": {"w": jax.random.normal(k3, (side * side * c2, n_classes)) / jnp.sqrt(side * side * c2),
+                  "b": jnp.zeros(n_classes)},
+    }
+
+
+def _conv_tanh_pool(x, layer):
+    """3×3 'SAME' convolution (NHWC), tanh, then 2×2 average pooling."""
+    x = jax.lax.conv_general_dilated(x, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    x = jnp.tanh(x + layer["b"])
+    n, h, w, c = x.shape
+    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+def cnn_apply(params, x):
+    """Logits for flat square images x of shape (d,) or (n, d), d = side²."""
+    side = int(round(x.shape[-1] ** 0.5))
+    h = x.reshape(-1, side, side, 1)
+    h = _conv_tanh_pool(h, params["conv1"])
+    h = _conv_tanh_pool(h, params["conv2"])
+    logits = h.reshape(h.shape[0], -1) @ params["dense"]["w"] + params["dense"]["b"]
+    return logits.reshape(x.shape[:-1] + logits.shape[-1:])
+
+
+# --- per-example losses on model outputs ---------------------------------------------------------------------
+
+
+def squared_error(prediction, y):
+    """½ (prediction − y)², summed over output dimensions."""
+    return 0.5 * jnp.sum((prediction - y) ** 2)
+
+
+def logistic_loss(logit, y):
+    """log(1 + exp(−y · logit)) for y in {−1, +1}, computed stably."""
+    return jax.nn.softplus(-y * logit)
+
+
+def cross_entropy(logits, y):
+    """−log softmax(logits)[y] for an integer class y."""
+    return -jax.nn.log_softmax(logits)[y]
+
+
+def smooth_hinge(t):
+    """Smooth hinge of Koh & Liang (§4.1): t · softplus((1 − y·logit)/t); t → 0 gives the hinge max(0, 1 − y·logit)."""
+    def loss(logit, y):
+        margin = 1.0 - y * logit
+        return jnp.maximum(margin, 0.0) if t == 0 else t * jax.nn.softplus(margin / t)
+    return loss
+
+
+def example_loss(apply_fn, out_loss):
+    """loss_fn(params, x, y) = out_loss(apply_fn(params, x), y) for one example."""
+    def loss_fn(params, x, y):
+        return out_loss(apply_fn(params, x), y)
+    return loss_fn
