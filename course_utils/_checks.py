@@ -38,3 +38,12 @@ def require_same_structure(reference, other, ref_name, name, where):
             raise ValueError(
                 f"{where}: `{name}` has a leaf of shape {np.shape(b)} where `{ref_name}` has {np.shape(a)}."
             )
+
+
+def not_positive_definite(where, lam_min, damping=0.0):
+    """The error for a solve that met negative (or zero) curvature, naming a damping that removes it."""
+    return NotPositiveDefiniteError(
+        f"{where}: H + damping·I is not positive definite (smallest eigenvalue ≈ {lam_min:.3g} with "
+        f"damping={damping:g}). A non-convex model (or an unconverged one) needs damping: try "
+        f"damping={damping + max(2 * abs(lam_min), 1e-8):.2g}."
+    )

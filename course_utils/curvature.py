@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ._checks import NotPositiveDefiniteError, require_float64, require_same_structure, require_x64
+from ._checks import (NotPositiveDefiniteError, not_positive_definite, require_float64, require_same_structure,
+                      require_x64)
 
 __all__ = [
     "hvp", "hessian_matrix", "gnvp", "top_eigenvalue", "smallest_eigenvalue", "cg_solve", "lissa",
@@ -101,8 +102,11 @@ def smallest_eigenvalue(matvec, like, *, iters=300, seed=0):
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------
 
 
-def _check_solution(A, B, X, tol, where):
-    """Check solves of A x = b (rows of B, X): raise on negative curvature, warn if not converged."""
+def _check_solution(A, B, X, tol, where, damping=0.0):
+    """Check solves of A x = b (rows of B, X): raise on negative curvature, warn if not converged.
+
+    Cheap: one product per row. It catches an indefinite A whenever bᵀx ≤ 0 or CG fails to converge; a CG
+    that happens to converge on an indefinite system solves it correctly and passes."""
     if not bool(jnp.all(jnp.isfinite(X))):
         raise FloatingPointError(f"{where}: the solution contains NaN or inf; check the matvec and add damping.")
     b_norm = jnp.linalg.norm(B, axis=-1)
@@ -112,11 +116,7 @@ def _check_solution(A, B, X, tol, where):
     if indefinite or float(jnp.max(residual)) > 1e3 * tol:
         lam_min = _lambda_min(A, B[0] + 1e-3)
         if indefinite or lam_min <= 0:
-            raise NotPositiveDefiniteError(
-                f"{where}: the system (A + damping·I) is not positive definite (smallest eigenvalue ≈ {lam_min:.3g}); "
-                f"CG needs positive curvature. Add damping, e.g. damping={max(2 * abs(lam_min), 1e-8):.2g} "
-                "(the damping is added on top of the damping you passed)."
-            )
+            raise not_positive_definite(where, lam_min, damping)
         warnings.warn(
             f"{where}: CG stopped at relative residual {float(jnp.max(residual)):.2e} > tol={tol:g}. "
             "Raise `maxiter`, or add damping to improve the conditioning.",
@@ -138,7 +138,7 @@ def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, check=True):
     A = _flat_operator(matvec, unravel, damping)
     x, _ = jax.scipy.sparse.linalg.cg(A, b_flat, tol=tol, atol=0.0, maxiter=maxiter)
     if check:
-        _check_solution(A, b_flat[None], x[None], tol, "cg_solve")
+        _check_solution(A, b_flat[None], x[None], tol, "cg_solve", damping)
     return unravel(x)
 
 
@@ -183,10 +183,7 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     if check and not float(jnp.linalg.norm(h) * scale) <= (depth + 1) * float(jnp.linalg.norm(b_flat)) * (1 + 1e-6):
         lam_min = _lambda_min(lambda v: A(v, key), b_flat + 1e-3)
         if lam_min <= 0:
-            raise NotPositiveDefiniteError(
-                f"lissa diverged: A + damping·I is not positive definite (smallest eigenvalue ≈ {lam_min:.3g}). "
-                f"Add damping, e.g. damping={damping + max(2 * abs(lam_min), 1e-8):.2g}."
-            )
+            raise not_positive_definite("lissa diverged", lam_min, damping)
         raise ValueError(_scale_message(scale, lam_max))
     return unravel(h)
 

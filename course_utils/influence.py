@@ -16,7 +16,8 @@ that prediction is first-order exact: (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ
 ``loss_fn(params, x, y)`` is the loss of ONE example, without the L2 term (that is ``l2``). ``train = (X, Y)`` with
 a leading axis of n examples. ``solver`` is "exact" (explicit Hessian, for p up to a few thousand), "cg"
 (conjugate gradient on Hessian-vector products) or "lissa" (the Neumann series; needs ``scale`` and ``depth``,
-optionally ``repeats``, ``batch_size`` for minibatch HVPs, and ``seed``). Everything needs float64.
+optionally ``repeats``, ``batch_size`` for minibatch HVPs, and ``seed``). Every solver checks for negative curvature
+and says which damping removes it (``check=False`` skips the check). Everything needs float64.
 """
 from typing import Any, Callable, NamedTuple
 
@@ -25,8 +26,8 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from . import training
-from ._checks import NotPositiveDefiniteError, require_float64, require_x64
-from .curvature import _check_solution, lissa
+from ._checks import not_positive_definite, require_float64, require_x64
+from .curvature import _check_solution, _lambda_min, lissa
 
 __all__ = [
     "influence_up_loss", "influence_up_params", "influence_pert_loss", "self_influence", "leave_one_out",
@@ -58,7 +59,7 @@ def _problem(loss_fn, params, train, l2, where):
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"{where}: train X has {X.shape[0]} examples but train Y has {Y.shape[0]}.")
     w, unravel = ravel_pytree(params)
-    return _Problem(w, unravel, lambda w, x, y: loss_fn(unravel(w), x, y), X, Y, l2)
+    return _Problem(w, unravel, lambda w, x, y: loss_fn(unravel(w), x, y), jnp.asarray(X), jnp.asarray(Y), l2)
 
 
 def _test_batch(train, test, where):
@@ -78,17 +79,18 @@ def _solve(prob, V, solver, damping, options, where):
         H = jax.hessian(prob.risk)(prob.w) + damping * jnp.eye(prob.w.size)
         L = jnp.linalg.cholesky(H)
         if not bool(jnp.all(jnp.isfinite(L))):
-            lam = float(jnp.linalg.eigvalsh(H)[0])
-            raise NotPositiveDefiniteError(
-                f"{where}: H + damping·I is not positive definite (smallest eigenvalue {lam:.3g}); a non-convex "
-                f"model needs damping, e.g. damping={damping + 2 * abs(lam):.2g}.")
+            raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
         return jax.scipy.linalg.cho_solve((L, True), V.T).T
     hvp = lambda v: jax.jvp(jax.grad(prob.risk), (prob.w,), (v,))[1]
+    if options.get("check", True):  # power iteration bounds λmin from above: a negative estimate is certain
+        lam_min = _lambda_min(lambda v: hvp(v) + damping * v, V[0] + 1e-3, iters=100)
+        if lam_min <= 0:
+            raise not_positive_definite(f"{where} (solver={solver!r})", lam_min, damping)
     if solver == "cg":
         tol, maxiter = options.get("tol", 1e-10), options.get("maxiter")
         A = lambda v: hvp(v) + damping * v
         X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=tol, atol=0.0, maxiter=maxiter)[0])(V)
-        _check_solution(A, V, X, tol, f"{where} (solver='cg')")
+        _check_solution(A, V, X, tol, f"{where} (solver='cg')", damping)
         return X
     if solver == "lissa":
         return _solve_lissa(prob, hvp, V, damping, options)

@@ -69,7 +69,7 @@ def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_st
 
     def keep_going(state):  # the line search leaves the gradient at the new point in the state
         count, g = otu.tree_get(state[1], "count"), otu.tree_get(state[1], "grad")
-        return (count == 0) | ((count < max_steps) & (otu.tree_l2_norm(g) > tol))
+        return (count == 0) | ((count < max_steps) & (jnp.linalg.norm(ravel_pytree(g)[0]) > tol))
 
     p, opt_state = jax.lax.while_loop(keep_going, step, (params, opt.init(params)))
     return Fit(p, grad_norm(loss_fn, p, X, Y, l2, weights), otu.tree_get(opt_state, "count"))

@@ -1,0 +1,24 @@
+import contextlib
+
+import jax
+import pytest
+from hypothesis import settings
+
+jax.config.update("jax_enable_x64", True)
+
+# JAX compiles on first use; a deadline would measure compilation, not our code.
+settings.register_profile("course", deadline=None, max_examples=20, derandomize=True)
+settings.load_profile("course")
+
+
+@pytest.fixture
+def float32_jax():
+    """Run a test with JAX's default float32 mode (x64 off), then restore float64."""
+    @contextlib.contextmanager
+    def ctx():
+        jax.config.update("jax_enable_x64", False)
+        try:
+            yield
+        finally:
+            jax.config.update("jax_enable_x64", True)
+    return ctx

@@ -1,0 +1,183 @@
+"""curvature.py against exact answers on small random float64 problems."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from jax.flatten_util import ravel_pytree
+
+from course_utils import NotPositiveDefiniteError, curvature as C, models as M
+
+
+def spd_matrix(rng, p, cond):
+    """Random symmetric positive-definite matrix with eigenvalues log-spaced in [1/cond, 1]."""
+    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    return (Q * np.logspace(-np.log10(cond), 0, p)) @ Q.T
+
+
+def mlp_problem(seed, sizes, n=12):
+    key = jax.random.PRNGKey(seed)
+    params = M.mlp_init(key, sizes)
+    X = jax.random.normal(jax.random.fold_in(key, 1), (n, sizes[0]))
+    Y = jax.random.normal(jax.random.fold_in(key, 2), (n, sizes[-1]))
+    return mse, params, X, Y
+
+
+def mse(p, X, Y):
+    return jnp.mean(jax.vmap(lambda x, y: M.squared_error(M.mlp_apply(p, x), y))(X, Y))
+
+
+@jax.jit
+def hvp_and_explicit(params, v, X, Y):
+    f = lambda p: mse(p, X, Y)
+    return ravel_pytree(C.hvp(f, params, v))[0], C.hessian_matrix(f, params) @ ravel_pytree(v)[0]
+
+
+# Shapes come from a short list (each new shape costs a compilation); values are fresh for every example.
+@given(seed=st.integers(0, 10_000), sizes=st.sampled_from([[1, 1, 1], [3, 5, 2], [4, 6, 3, 1]]))
+def test_hvp_matches_explicit_hessian(seed, sizes):
+    _, params, X, Y = mlp_problem(seed, sizes)
+    v = jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.PRNGKey(seed + 7), a.shape), params)
+    got, exact = hvp_and_explicit(params, v, X, Y)
+    assert jnp.linalg.norm(got - exact) <= 1e-10 * jnp.linalg.norm(exact) + 1e-14
+
+
+def test_hessian_matrix_of_a_quadratic_is_its_matrix():
+    A = spd_matrix(np.random.default_rng(0), 5, 10.0)
+    params = {"a": jnp.arange(2.0), "b": jnp.arange(3.0)}  # ravel order: a then b
+    f = lambda p: 0.5 * ravel_pytree(p)[0] @ A @ ravel_pytree(p)[0]
+    H = C.hessian_matrix(f, params)
+    assert np.allclose(H, A, atol=1e-13) and np.allclose(H, H.T)
+
+
+def test_hvp_rejects_mismatched_v():
+    _, params, X, Y = mlp_problem(0, [2, 3, 1])
+    f = lambda p: mse(p, X, Y)
+    bad = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape + (1,)), params)
+    with pytest.raises(ValueError, match="`v` has a leaf of shape"):
+        C.hvp(f, params, bad)
+
+
+def test_gauss_newton_product_matches_explicit_and_is_psd():
+    _, params, X, Y = mlp_problem(3, [3, 5, 2], n=6)
+    model_fn = lambda p: M.mlp_apply(p, X)
+    out_loss = lambda out: jnp.mean(jax.vmap(M.squared_error)(out, Y))
+    flat, unravel = ravel_pytree(params)
+    J = jax.jit(jax.jacobian(lambda w: model_fn(unravel(w)).ravel()))(flat)           # (n·k, p)
+    H_out = jax.hessian(lambda o: out_loss(o.reshape(Y.shape)))(model_fn(params).ravel())
+    G = J.T @ H_out @ J
+    V = jnp.eye(flat.size)
+    G_cols = jax.jit(jax.vmap(lambda v: ravel_pytree(C.gnvp(model_fn, out_loss, params, unravel(v)))[0]))(V)
+    assert np.allclose(G_cols, G, atol=1e-12)
+    assert np.linalg.eigvalsh(G).min() > -1e-12
+    # while the full Hessian of the same loss is indefinite
+    full = jax.jit(lambda p: C.hessian_matrix(lambda q: out_loss(model_fn(q)), p))(params)
+    assert np.linalg.eigvalsh(full).min() < -1e-6
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 10_000), p=st.sampled_from([2, 7, 30]), log_cond=st.floats(0, 5),
+       damping=st.sampled_from([0.0, 0.1]))
+def test_cg_solve_matches_numpy(seed, p, log_cond, damping):
+    rng = np.random.default_rng(seed)
+    A = spd_matrix(rng, p, 10**log_cond)
+    b = rng.standard_normal(p)
+    x = C.cg_solve(lambda v: A @ v, jnp.asarray(b), damping=damping, tol=1e-12, maxiter=10 * p)
+    exact = np.linalg.solve(A + damping * np.eye(p), b)
+    assert np.linalg.norm(x - exact) <= 1e-8 * np.linalg.norm(exact)
+
+
+def test_cg_solve_on_pytrees():
+    A = spd_matrix(np.random.default_rng(1), 5, 100.0)
+    _, unravel = ravel_pytree({"w": jnp.zeros(3), "b": jnp.zeros(2)})
+    b = unravel(jnp.arange(1.0, 6.0))
+    x = C.cg_solve(lambda v: unravel(A @ ravel_pytree(v)[0]), b)
+    assert set(x) == {"w", "b"} and x["w"].shape == (3,)
+    assert np.allclose(ravel_pytree(x)[0], np.linalg.solve(A, np.arange(1.0, 6.0)), rtol=1e-8)
+
+
+def test_cg_solve_refuses_negative_curvature_and_names_damping():
+    A = np.diag([3.0, 1.0, -0.5])
+    b = jnp.array([1.0, 1.0, 1.0])
+    with pytest.raises(NotPositiveDefiniteError, match="damping"):
+        C.cg_solve(lambda v: A @ v, b)
+    x = C.cg_solve(lambda v: A @ v, b, damping=1.0)
+    assert np.allclose(x, np.linalg.solve(A + np.eye(3), b))
+
+
+def test_cg_solve_warns_when_it_stops_early():
+    A = spd_matrix(np.random.default_rng(2), 40, 1e6)
+    with pytest.warns(RuntimeWarning, match="maxiter"):
+        C.cg_solve(lambda v: A @ v, jnp.ones(40), maxiter=3)
+
+
+def test_eigenvalues_by_power_iteration():
+    rng = np.random.default_rng(4)
+    Q, _ = np.linalg.qr(rng.standard_normal((20, 20)))
+    eig = np.linspace(-0.3, 2.0, 20)
+    eig[-2] = 1.0  # a spectral gap so power iteration converges in a few hundred steps
+    A = (Q * eig) @ Q.T
+    like = jnp.zeros(20)
+    assert abs(C.top_eigenvalue(lambda v: A @ v, like) - 2.0) < 1e-6
+    assert abs(C.smallest_eigenvalue(lambda v: A @ v, like, iters=2000) - (-0.3)) < 1e-3
+
+
+def lissa_problem(seed=0, p=8):
+    rng = np.random.default_rng(seed)
+    A = spd_matrix(rng, p, 20.0)  # eigenvalues in [0.05, 1]
+    return A, jnp.asarray(rng.standard_normal(p))
+
+
+def test_lissa_matches_exact_solve_with_adequate_depth():
+    A, b = lissa_problem()
+    for damping in (0.0, 0.05):
+        exact = np.linalg.solve(A + damping * np.eye(len(b)), b)
+        est = C.lissa(lambda v: A @ v, b, damping=damping, scale=1.0, depth=1000)
+        assert np.linalg.norm(est - exact) <= 1e-3 * np.linalg.norm(exact)
+
+
+def test_lissa_scale_just_above_half_lambda_max_converges_and_just_below_raises():
+    A, b = lissa_problem()
+    lam_max = np.linalg.eigvalsh(A).max()
+    exact = np.linalg.solve(A, b)
+    est = C.lissa(lambda v: A @ v, b, scale=0.52 * lam_max, depth=1000)
+    assert np.linalg.norm(est - exact) <= 1e-3 * np.linalg.norm(exact)
+    with pytest.raises(ValueError, match=r"scale=.* at or below λmax") as err:
+        C.lissa(lambda v: A @ v, b, scale=0.48 * lam_max, depth=1000)
+    assert f"{lam_max / 2:.4g}" in str(err.value)  # it says which scale would converge
+    # without the up-front check, the series really does blow up
+    blown = C.lissa(lambda v: A @ v, b, scale=0.48 * lam_max, depth=1000, check=False)
+    assert np.linalg.norm(blown) > 1e6 * np.linalg.norm(exact)
+
+
+def test_lissa_on_indefinite_system_names_damping():
+    A = np.diag([1.0, 0.5, -0.2])
+    with pytest.raises(NotPositiveDefiniteError, match="damping"):
+        C.lissa(lambda v: A @ v, jnp.ones(3), scale=1.0, depth=500)
+
+
+def test_stochastic_lissa_averages_repeats():
+    """Minibatch HVPs: A = mean of 10 PSD parts; each step uses one random part. Repeats reduce the error."""
+    rng = np.random.default_rng(5)
+    parts = np.stack([np.outer(u, u) for u in rng.standard_normal((10, 6))]) / 3 + 0.3 * np.eye(6)
+    A = parts.mean(0)
+    b = jnp.asarray(rng.standard_normal(6))
+    exact = np.linalg.solve(A, b)
+    matvec = lambda v, key: jnp.asarray(parts)[jax.random.randint(key, (), 0, 10)] @ v
+    scale = 1.5 * np.linalg.eigvalsh(parts).max()
+    err = lambda r: np.linalg.norm(C.lissa(matvec, b, scale=scale, depth=400, repeats=r, key=jax.random.PRNGKey(0)) - exact)
+    assert err(64) < 0.3 * np.linalg.norm(exact)
+    assert err(64) < err(1)
+    with pytest.raises(ValueError, match="key"):
+        C.lissa(lambda v: A @ v, b, scale=scale, depth=10, repeats=4)
+
+
+def test_solvers_refuse_float32(float32_jax):
+    A = np.eye(3)
+    with pytest.raises(TypeError, match="float64"):
+        C.cg_solve(lambda v: A @ v, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="float64"):
+        C.lissa(lambda v: A @ v, np.ones(3, np.float32), scale=1.0, depth=10)
+    with float32_jax():
+        with pytest.raises(TypeError, match="jax_enable_x64"):
+            C.cg_solve(lambda v: A @ v, jnp.ones(3))

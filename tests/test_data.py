@@ -1,0 +1,93 @@
+"""data.py: what ships in packages, deterministic splits, label noise, and the opt-in MNIST download."""
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from course_utils import data as D
+
+
+def test_digits_and_mnist_subset_are_float64_in_unit_interval_and_deterministic():
+    for load, n, side in ((D.load_digits, 1797, 8), (D.load_mnist_subset, 5000, 28)):
+        ds = load(seed=3)
+        assert ds.image_shape == (side, side)
+        assert ds.x_train.shape[1] == side * side and len(ds.x_train) + len(ds.x_test) == n
+        for x in (ds.x_train, ds.x_test):
+            assert x.dtype == np.float64 and x.min() == 0.0 and x.max() == 1.0
+        assert set(np.unique(ds.y_train)) == set(range(10))
+        again = load(seed=3)
+        assert np.array_equal(ds.x_train, again.x_train) and np.array_equal(ds.y_test, again.y_test)
+        assert not np.array_equal(ds.x_train, load(seed=4).x_train)
+    assert len(D.load_digits(n_train=100).x_train) == 100
+
+
+def test_binary_subset_labels_are_plus_minus_one():
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    full = D.load_digits()
+    assert set(np.unique(ds.y_train)) == {-1.0, 1.0}
+    assert np.sum(ds.y_train == 1) == np.sum(full.y_train == 7)
+    assert np.sum(ds.y_train == -1) == np.sum(full.y_train == 1)
+
+
+def test_flip_labels_returns_exactly_the_flipped_indices():
+    y = D.load_digits().y_train
+    noisy, flipped = D.flip_labels(y, 0.1, seed=0)
+    assert len(flipped) == round(0.1 * len(y))
+    assert np.array_equal(np.flatnonzero(noisy != y), flipped)
+    pm = np.where(y > 4, 1.0, -1.0)
+    noisy_pm, flipped_pm = D.flip_labels(pm, 0.2, seed=1)
+    assert np.array_equal(noisy_pm[flipped_pm], -pm[flipped_pm])
+    assert np.array_equal(np.flatnonzero(noisy_pm != pm), flipped_pm)
+
+
+def _idx_gz(path, array):
+    """Write `array` (uint8) in the gzipped IDX format that MNIST uses."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def mnist_mirror(tmp_path):
+    """A local stand-in for the MNIST server: tiny IDX files and their SHA-256 sums (never the network)."""
+    rng = np.random.default_rng(0)
+    server = tmp_path / "server"
+    server.mkdir()
+    arrays = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(6) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (4, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.arange(4),
+    }
+    for name, a in arrays.items():
+        _idx_gz(server / name, a)
+    sums = {name: hashlib.sha256((server / name).read_bytes()).hexdigest() for name in arrays}
+    return server, sums, arrays
+
+
+def test_full_mnist_download_is_opt_in_cached_and_checksummed(tmp_path, mnist_mirror):
+    server, sums, arrays = mnist_mirror
+    cache = tmp_path / "cache"
+    url = server.as_uri() + "/"
+    with pytest.raises(FileNotFoundError, match="download=True"):
+        D.load_mnist_full(cache, base_url=url, checksums=sums)
+    ds = D.load_mnist_full(cache, download=True, base_url=url, checksums=sums)
+    assert ds.x_train.shape == (6, 784) and ds.x_test.shape == (4, 784) and ds.x_train.dtype == np.float64
+    assert np.allclose(ds.x_train * 255, arrays["train-images-idx3-ubyte.gz"].reshape(6, -1))
+    assert np.array_equal(ds.y_train, arrays["train-labels-idx1-ubyte.gz"])
+    # cached: works with the "server" gone
+    for f in server.iterdir():
+        f.unlink()
+    assert np.array_equal(D.load_mnist_full(cache, base_url=url, checksums=sums).y_test, np.arange(4))
+    # a corrupted cache file is detected and removed
+    (cache / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        D.load_mnist_full(cache, base_url=url, checksums=sums)
+    assert not (cache / "t10k-labels-idx1-ubyte.gz").exists()
+
+
+def test_default_mnist_checksums_are_the_published_ones():
+    assert set(D.MNIST_SHA256) == {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+    assert all(len(h) == 64 for h in D.MNIST_SHA256.values())

@@ -1,0 +1,166 @@
+"""influence.py against closed forms, finite perturbations and leave-one-out retraining (float64)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+from course_utils import NotPositiveDefiniteError, data as D, influence as I, models as M, training as T
+
+L2 = 0.01
+loss_fn = M.example_loss(M.linear_apply, M.logistic_loss)
+
+
+@pytest.fixture(scope="module")
+def logreg():
+    """Binary (1 vs 7) L2-regularised logistic regression on 8×8 digits, trained by Newton to ‖∇R‖ ≤ 1e-12."""
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    X, Y = ds.x_train[:120], ds.y_train[:120]
+    fit = T.train_newton(loss_fn, M.linear_init(None, 64), X, Y, l2=L2, tol=1e-12)
+    assert fit.grad_norm <= 1e-12
+    return fit.params, (X, Y), (ds.x_test[:5], ds.y_test[:5])
+
+
+def closed_form(params, train, test):
+    """Numpy: θ = [b, w] (ravel order), x̃ = [1, x]; ∇L = −y σ(−y θᵀx̃) x̃; H = mean σ(t)σ(−t) x̃x̃ᵀ + l2·I."""
+    sig = lambda t: 1 / (1 + np.exp(-t))
+    theta = np.asarray(ravel_pytree(params)[0])
+    aug = lambda X: np.hstack([np.ones((len(X), 1)), X])
+    Xa, Y = aug(train[0]), train[1]
+    t = Xa @ theta
+    H = (Xa * (sig(t) * sig(-t))[:, None]).T @ Xa / len(Y) + L2 * np.eye(len(theta))
+    grads = lambda Xa, Y: -(Y * sig(-Y * (Xa @ theta)))[:, None] * Xa
+    G, G_test = grads(Xa, Y), grads(aug(test[0]), test[1])
+    return H, G, G_test
+
+
+@pytest.mark.parametrize("solver, options, rtol", [
+    ("exact", {}, 1e-9),
+    ("cg", {"tol": 1e-12}, 1e-8),
+    ("lissa", {"scale": 1.0, "depth": 3000}, 1e-3),
+])
+def test_influence_up_loss_matches_closed_form(logreg, solver, options, rtol):
+    params, train, test = logreg
+    H, G, G_test = closed_form(params, train, test)
+    expected = -G_test @ np.linalg.solve(H, G.T)
+    got = I.influence_up_loss(loss_fn, params, train, test, l2=L2, solver=solver, **options)
+    assert got.shape == (5, 120)
+    assert np.linalg.norm(got - expected) <= rtol * np.linalg.norm(expected)
+    one = I.influence_up_loss(loss_fn, params, train, (test[0][0], test[1][0]), l2=L2, solver=solver, **options)
+    assert one.shape == (120,) and np.allclose(one, got[0], rtol=1e-6, atol=1e-10)
+
+
+def test_stochastic_lissa_is_close(logreg):
+    params, train, test = logreg
+    H, G, G_test = closed_form(params, train, (test[0][:1], test[1][:1]))
+    expected = -G_test[0] @ np.linalg.solve(H, G.T)
+    got = I.influence_up_loss(loss_fn, params, train, (test[0][0], test[1][0]), l2=L2, solver="lissa",
+                              scale=2.0, depth=1500, repeats=8, batch_size=30, seed=1)
+    assert np.corrcoef(got, expected)[0, 1] > 0.99
+
+
+def test_influence_up_params_and_self_influence_match_closed_form(logreg):
+    params, train, _ = logreg
+    H, G, _ = closed_form(params, train, train)
+    up_params = I.influence_up_params(loss_fn, params, train, l2=L2)
+    flat = jax.vmap(lambda p: ravel_pytree(p)[0])(up_params)
+    assert flat.shape == (120, 65)
+    assert np.allclose(flat, -np.linalg.solve(H, G.T).T, rtol=1e-9, atol=1e-12)
+    expected_self = -np.einsum("ip,ip->i", G, np.linalg.solve(H, G.T).T)
+    for solver in ("exact", "cg"):
+        assert np.allclose(I.self_influence(loss_fn, params, train, l2=L2, solver=solver), expected_self, rtol=1e-7)
+    assert np.all(expected_self < 0)
+
+
+def test_influence_pert_loss_predicts_retraining_after_moving_a_training_input(logreg):
+    """Move training input xᵢ by δ·u, retrain: the test loss changes by (1/n)·I_pert,loss(zᵢ)·δu + O(δ²)."""
+    params, (X, Y), test = logreg
+    x_t, y_t = test[0][0], test[1][0]
+    pert = I.influence_pert_loss(loss_fn, params, (X, Y), (x_t, y_t), l2=L2, solver="exact")
+    assert pert.shape == (120, 64)
+    i = int(np.argmax(np.linalg.norm(pert, axis=1)))
+    u = pert[i] / np.linalg.norm(pert[i])
+    for delta in (1e-2, 1e-3):
+        X_moved = X.copy()
+        X_moved[i] += delta * u
+        refit = T.train_newton(loss_fn, params, X_moved, Y, l2=L2, tol=1e-13)
+        actual = loss_fn(refit.params, x_t, y_t) - loss_fn(params, x_t, y_t)
+        predicted = pert[i] @ (delta * u) / 120
+        assert abs(actual - predicted) <= 20 * delta * abs(predicted)
+
+
+def test_leave_one_out_matches_a_sequential_loop_and_deletion(logreg):
+    params, (X, Y), _ = logreg
+    n, idx = len(Y), np.array([0, 5, 17, 64])
+    stacked, gnorms = I.leave_one_out(loss_fn, params, (X, Y), idx, l2=L2, tol=1e-12)
+    assert np.all(gnorms <= 1e-12)
+    for row, i in enumerate(idx):
+        w = np.ones(n)
+        w[i] = 0.0
+        one = T.train_newton(loss_fn, params, X, Y, l2=L2, weights=w, tol=1e-12).params
+        got = jax.tree_util.tree_map(lambda a: a[row], stacked)
+        assert np.allclose(ravel_pytree(got)[0], ravel_pytree(one)[0], rtol=0, atol=1e-8)
+        # weight 0 is removal: deleting the row and rescaling l2 by n/(n−1) has the same minimiser
+        keep = np.arange(n) != i
+        deleted = T.train_newton(loss_fn, params, X[keep], Y[keep], l2=L2 * n / (n - 1), tol=1e-12).params
+        assert np.allclose(ravel_pytree(got)[0], ravel_pytree(deleted)[0], rtol=0, atol=1e-8)
+
+
+def test_influence_predicts_leave_one_out_on_digits():
+    """Koh & Liang Fig 2 (left), binary 1 vs 7: Pearson R ≥ 0.99 over the 40 most influential points."""
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    train = (ds.x_train, ds.y_train)
+    fit = T.train_newton(loss_fn, M.linear_init(None, 64), *train, l2=L2, tol=1e-12)
+    test_losses = jax.vmap(loss_fn, (None, 0, 0))(fit.params, ds.x_test, ds.y_test)
+    t = int(np.argmax(test_losses))
+    z_test = (ds.x_test[t], ds.y_test[t])
+    scores = I.influence_up_loss(loss_fn, fit.params, train, z_test, l2=L2, solver="cg")
+    top = np.argsort(-np.abs(scores))[:40]
+    retrained, _ = I.leave_one_out(loss_fn, fit.params, train, top, l2=L2, tol=1e-12)
+    actual = jax.vmap(loss_fn, (0, None, None))(retrained, *z_test) - loss_fn(fit.params, *z_test)
+    predicted = -scores[top] / len(ds.y_train)
+    assert np.corrcoef(actual, predicted)[0, 1] >= 0.99
+    slope = (actual @ predicted) / (predicted @ predicted)  # first order: the points lie near the diagonal
+    assert 0.8 < slope < 1.3
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    """A small tanh MLP (non-convex), a little trained: its Hessian has negative eigenvalues."""
+    ds = D.load_digits(n_train=100)
+    params = M.mlp_init(jax.random.PRNGKey(0), [64, 6, 10])
+    f = M.example_loss(M.mlp_apply, M.cross_entropy)
+    fit = T.train_lbfgs(f, params, ds.x_train, ds.y_train, l2=1e-4, max_steps=30)
+    return f, fit.params, (ds.x_train, ds.y_train), (ds.x_test[0], ds.y_test[0])
+
+
+@pytest.mark.parametrize("solver, options", [("exact", {}), ("cg", {}), ("lissa", {"scale": 10.0, "depth": 100})])
+def test_negative_curvature_without_damping_is_an_error_naming_damping(mlp, solver, options):
+    f, params, train, test = mlp
+    with pytest.raises(NotPositiveDefiniteError, match=r"try damping=\d"):
+        I.influence_up_loss(f, params, train, test, l2=1e-4, solver=solver, **options)
+
+
+def test_damping_fixes_the_nonconvex_case_and_solvers_agree(mlp):
+    f, params, train, test = mlp
+    exact = I.influence_up_loss(f, params, train, test, l2=1e-4, solver="exact", damping=0.1)
+    cg = I.influence_up_loss(f, params, train, test, l2=1e-4, solver="cg", damping=0.1)
+    assert np.allclose(cg, exact, rtol=1e-6, atol=1e-9)
+
+
+def test_clear_errors_for_misuse(logreg, float32_jax):
+    params, (X, Y), test = logreg
+    with pytest.raises(ValueError, match=r"test x has shape \(63,\)"):
+        I.influence_up_loss(loss_fn, params, (X, Y), (test[0][0][:63], test[1][0]), l2=L2)
+    with pytest.raises(TypeError, match="`params` has dtype float32"):
+        I.influence_up_loss(loss_fn, jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params),
+                            (X, Y), test, l2=L2)
+    with pytest.raises(TypeError, match="`train X` has dtype float32"):
+        I.influence_up_loss(loss_fn, params, (np.asarray(X, np.float32), Y), test, l2=L2)
+    with pytest.raises(ValueError, match="train Y has 119"):
+        I.influence_up_loss(loss_fn, params, (X, Y[:119]), test, l2=L2)
+    with pytest.raises(ValueError, match="solver must be"):
+        I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2, solver="arnoldi")
+    with float32_jax():
+        with pytest.raises(TypeError, match="jax_enable_x64"):
+            I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2)
