@@ -19,6 +19,7 @@ a leading axis of n examples. ``solver`` is "exact" (explicit Hessian, for p up 
 optionally ``repeats``, ``batch_size`` for minibatch HVPs, and ``seed``). Every solver checks for negative curvature
 and says which damping removes it (``check=False`` skips the check). Everything needs float64.
 """
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -165,19 +166,28 @@ def self_influence(loss_fn, params, train, *, l2=0.0, solver="exact", damping=0.
     return -jnp.sum(G * _solve(prob, G, solver, damping, solver_options, "self_influence"), axis=-1)
 
 
-def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", **train_options):
-    """Retrain without each listed training point, warm-started from ``params``, all at once (vmap).
+def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", batch_size=None, **train_options):
+    """Retrain without each listed training point, warm-started from ``params``, in one compiled call.
 
     Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
     ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
+    The retrains are vmapped in groups of ``batch_size`` (``jax.lax.map``; default: all at once for Newton, one
+    at a time for L-BFGS, whose vmapped line search runs every branch for every model — see benchmarks/).
     Returns (params stacked with leading axis len(indices), final gradient norms).
     """
     require_x64("leave_one_out")
     require_float64(params, "params", "leave_one_out")
     X, Y = train
     indices = jnp.asarray(indices)
-    trainer = {"newton": training.train_newton, "lbfgs": training.train_lbfgs}[method]
+    batch_size = batch_size or (indices.shape[0] if method == "newton" else 1)
     weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
-    retrain = lambda w: trainer(loss_fn, params, X, Y, l2=l2, weights=w, **train_options)
-    fits = jax.jit(jax.vmap(retrain))(weights)
+    fits = _retrain_all(loss_fn, params, X, Y, weights, l2, method, batch_size, tuple(sorted(train_options.items())))
     return fits.params, fits.grad_norm
+
+
+@functools.partial(jax.jit, static_argnames=("loss_fn", "method", "batch_size", "options"))
+def _retrain_all(loss_fn, params, X, Y, weights, l2, method, batch_size, options):
+    """Compiled once per (loss_fn, shapes, method, options): calling leave_one_out again reuses it."""
+    trainer = {"newton": training.train_newton, "lbfgs": training.train_lbfgs}[method]
+    retrain = lambda w: trainer(loss_fn, params, X, Y, l2=l2, weights=w, **dict(options))
+    return jax.lax.map(retrain, weights, batch_size=batch_size)

@@ -68,11 +68,16 @@ def cnn_init(key, image_side, channels=(8, 8), n_classes=10):
 
 
 def _conv_tanh_pool(x, layer):
-    """3×3 'SAME' convolution (NHWC), tanh, then 2×2 average pooling."""
-    x = jax.lax.conv_general_dilated(x, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    x = jnp.tanh(x + layer["b"])
+    """3×3 'SAME' convolution as a matmul over image patches (NHWC), tanh, then 2×2 average pooling.
+
+    Writing the convolution as patches @ kernel (rather than lax.conv) keeps it a plain matrix product, which
+    stays fast when vmap maps over many parameter sets at once (retraining many models in parallel).
+    """
     n, h, w, c = x.shape
-    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    patches = jnp.concatenate([padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=-1)
+    x = jnp.tanh(patches @ layer["w"].reshape(9 * c, -1) + layer["b"])
+    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, -1).mean(axis=(2, 4))
 
 
 def cnn_apply(params, x):
