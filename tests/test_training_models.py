@@ -65,7 +65,7 @@ def test_softmax_regression_newton_converges():
 
 
 def test_lbfgs_trains_the_cnn_to_tolerance_deterministically():
-    ds = D.load_digits(n_train=200)
+    ds = D.load_digits(n_train=100)
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
     params = M.cnn_init(jax.random.PRNGKey(1), 8, channels=(4, 4))
     fits = [T.train_lbfgs(loss, params, ds.x_train, ds.y_train, l2=0.01, tol=1e-6) for _ in range(2)]
@@ -73,4 +73,4 @@ def test_lbfgs_trains_the_cnn_to_tolerance_deterministically():
     assert np.isclose(fits[0].grad_norm, T.grad_norm(loss, fits[0].params, ds.x_train, ds.y_train, 0.01))
     assert np.array_equal(fits[0].params["dense"]["w"], fits[1].params["dense"]["w"])
     acc = np.mean(np.argmax(M.cnn_apply(fits[0].params, ds.x_test), 1) == ds.y_test)
-    assert acc > 0.8
+    assert acc > 0.7
