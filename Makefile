@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	  || $(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
 	touch $(STAMP)
 
+# (--allow-root only when run as root, e.g. in a container; Jupyter refuses root otherwise)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(PY) -m pytest
