@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test bench clean
+.PHONY: lab test bench student clean
 
 # Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
 # resolves and installs in seconds; pip is the fallback if uv cannot be had.
@@ -23,6 +23,10 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# student versions of every notebook (solutions stubbed out, outputs cleared) in build/student/
+student: $(STAMP)
+	$(PY) tools/make_student.py notebooks build/student
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
