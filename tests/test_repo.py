@@ -50,3 +50,50 @@ def test_no_removed_jax_apis():
         text = path.read_text()
         for b in banned:
             assert b not in text, f"{path.name} uses {b}"
+
+
+def _load_tool(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_badges_setup_cells_and_navigation_are_up_to_date():
+    assert _load_tool("stamp_notebooks").main(check=True) == 0, "run: python tools/stamp_notebooks.py"
+
+
+def test_stamping_is_idempotent_and_follows_pyproject():
+    stamp = _load_tool("stamp_notebooks")
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    names = [p.name for p in NOTEBOOKS]
+    once = stamp.stamp(nb, names, 0, "https://github.com/someone/fork", "v9.9")
+    twice = stamp.stamp(once, names, 0, "https://github.com/someone/fork", "v9.9")
+    assert nbformat.writes(once) == nbformat.writes(twice)
+    assert "github/someone/fork/blob/v9.9/notebooks/" in once.cells[0].source
+    assert "git+https://github.com/someone/fork@v9.9" in "".join(c.source for c in once.cells)
+
+
+def test_every_notebook_has_the_course_skeleton_in_order():
+    """Badge, learning objectives, guarded setup cell, summary, exercises — in that order."""
+    import nbformat
+
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        find = lambda pred: next((i for i, c in enumerate(cells) if pred(c)), None)
+        order = {
+            "badge": find(lambda c: c.cell_type == "markdown" and c.source.startswith("[![Open In Colab]")),
+            "objectives": find(lambda c: c.cell_type == "markdown" and "Learning objectives" in c.source),
+            "setup": find(lambda c: c.cell_type == "code" and "course-setup" in c.metadata.get("tags", [])
+                          and "except ImportError" in c.source),
+            "summary": find(lambda c: c.cell_type == "markdown" and "## Summary" in c.source),
+            "exercises": find(lambda c: c.cell_type == "markdown" and "## Exercises" in c.source),
+        }
+        missing = [k for k, v in order.items() if v is None]
+        assert not missing, f"{path.name} lacks: {missing}"
+        assert list(order.values()) == sorted(order.values()), f"{path.name}: skeleton out of order {order}"
+        assert order["badge"] == 0 and order["setup"] == min(i for i, c in enumerate(cells) if c.cell_type == "code")
