@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test bench student clean
+.PHONY: lab test bench student slides clean
 
 # Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
 # resolves and installs in seconds; pip is the fallback if uv cannot be had.
@@ -21,12 +21,23 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)
+# reveal.js, MathJax, jQuery and require.js for the offline decks, pinned by slides/package-lock.json
+NODE_STAMP := slides/node_modules/.installed
+# (without npm, e.g. a Python-only machine, the tests that build a deck are skipped and say so)
+$(NODE_STAMP): slides/package-lock.json
+	if command -v npm >/dev/null; then cd slides && npm ci --no-audit --no-fund --loglevel=error \
+	  && touch .installed && mv .installed node_modules/; else echo "npm not found: deck tests will be skipped"; fi
+
+test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
 # student versions of every notebook (solutions stubbed out, outputs cleared) in build/student/
 student: $(STAMP)
 	$(PY) tools/make_student.py notebooks build/student
+
+# one offline reveal.js deck per notebook in build/slides/
+slides: $(STAMP) $(NODE_STAMP)
+	$(PY) slides/build.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
