@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import curvature, models
+from . import curvature, influence, models
 
 
 def _random_mlp_problem(seed):
@@ -70,7 +70,7 @@ def check_grad_norms(grad_norms_fn, n_problems=3):
         X = jax.random.normal(jax.random.fold_in(key, 1), (n, d))
         Y = jnp.where(jax.random.bernoulli(jax.random.fold_in(key, 2), 0.5, (n,)), 1.0, -1.0)
         got = np.asarray(grad_norms_fn(loss, params, X, Y))
-        G = jax.vmap(jax.grad(loss), (None, 0, 0))(params, X, Y)
+        G = influence.per_example_grads(loss, params, X, Y)
         flat = jax.vmap(lambda g: ravel_pytree(g)[0])(G)
         expected = np.linalg.norm(flat, axis=1)
         if got.shape != (n,):

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from . import training
+from . import curvature, training
 from ._checks import not_positive_definite, require_float64, require_x64
 from .curvature import _check_solution, _lambda_min, lissa
 
@@ -96,14 +96,14 @@ def _solve(prob, V, solver, damping, options, where):
         if not bool(jnp.all(jnp.isfinite(L))):
             raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
         return jax.scipy.linalg.cho_solve((L, True), V.T).T
-    hvp = lambda v: jax.jvp(jax.grad(prob.risk), (prob.w,), (v,))[1]
+    hvp = lambda v: curvature.hvp(prob.risk, prob.w, v)
+    A = lambda v: hvp(v) + damping * v
     if options.get("check", True):  # power iteration bounds λmin from above: a negative estimate is certain
-        lam_min = _lambda_min(lambda v: hvp(v) + damping * v, V[0] + 1e-3, iters=100)
+        lam_min = _lambda_min(A, V[0] + 1e-3, iters=100)
         if lam_min <= 0:
             raise not_positive_definite(f"{where} (solver={solver!r})", lam_min, damping)
     if solver == "cg":
         tol, maxiter = options.get("tol", 1e-10), options.get("maxiter")
-        A = lambda v: hvp(v) + damping * v
         X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=tol, atol=0.0, maxiter=maxiter)[0])(V)
         _check_solution(A, V, X, tol, f"{where} (solver='cg')", damping)
         return X
@@ -120,7 +120,7 @@ def _solve_lissa(prob, hvp, V, damping, options):
         def minibatch_hvp(v, key):
             idx = jax.random.randint(key, (batch_size,), 0, prob.X.shape[0])
             sub = prob._replace(X=prob.X[idx], Y=prob.Y[idx])
-            return jax.jvp(jax.grad(sub.risk), (prob.w,), (v,))[1]
+            return curvature.hvp(sub.risk, prob.w, v)
         key = jax.random.PRNGKey(options.get("seed", 0))
         run = lambda b, check: lissa(minibatch_hvp, b, damping=damping, key=key, check=check, **opts)
     first = run(V[0], True)

@@ -22,3 +22,15 @@ def float32_jax():
         finally:
             jax.config.update("jax_enable_x64", True)
     return ctx
+
+
+def load_script(relative_path):
+    """Import a repository script (tools/…, slides/build.py) as a module, for testing its functions."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

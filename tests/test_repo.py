@@ -53,12 +53,9 @@ def test_no_removed_jax_apis():
 
 
 def _load_tool(name):
-    import importlib.util
+    from conftest import load_script
 
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"tools/{name}.py")
 
 
 def test_badges_setup_cells_and_navigation_are_up_to_date():

@@ -1,5 +1,4 @@
 """Lecture decks: built from the notebooks, with no script or style from the network, and math typeset."""
-import importlib.util
 import pathlib
 import re
 import shutil
@@ -7,11 +6,10 @@ import subprocess
 import tempfile
 
 import pytest
+from conftest import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_slides", ROOT / "slides" / "build.py")
-build_slides = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_slides)
+build_slides = load_script("slides/build.py")
 
 
 pytestmark = pytest.mark.skipif(

@@ -1,15 +1,13 @@
 """Student versions: solutions removed, a stub in each place, the first stub is where execution stops."""
-import importlib.util
 import pathlib
 
 import nbclient
 import nbformat
 import pytest
+from conftest import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-make_student = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(make_student)
+make_student = load_script("tools/make_student.py")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
