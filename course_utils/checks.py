@@ -84,3 +84,66 @@ def check_grad_norms(grad_norms_fn, n_problems=3):
             raise AssertionError("grad_norms: you used only the gradient of w; the bias b is a parameter too.")
         _compare(got, expected, "grad_norms")
     print(f"Correct! Per-example gradient norms match the reference on {n_problems} random problems.")
+
+
+def _random_spd(seed, d=5, kappa=50.0):
+    """A random symmetric positive-definite d×d matrix with eigenvalues from 1 to kappa (float64)."""
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    return jnp.asarray(Q @ np.diag(np.geomspace(1.0, kappa, d)) @ Q.T)
+
+
+def check_gd_closed_form(gd_fn, n_problems=3):
+    """Check ``gd_fn(H, w0, w_star, eta, t)`` returns the t-th GD iterate on ½(w−w*)ᵀH(w−w*)."""
+    for seed in range(n_problems):
+        H = _random_spd(3000 + seed)
+        rng = np.random.default_rng(seed)
+        w0, w_star = jnp.asarray(rng.normal(size=5)), jnp.asarray(rng.normal(size=5))
+        eta = 1.5 / float(jnp.linalg.eigvalsh(H)[-1])
+        w, iterates = w0, [w0]
+        for _ in range(31):
+            w = w - eta * H @ (w - w_star)
+            iterates.append(w)
+        for t in (0, 1, 7, 30):
+            got = np.asarray(gd_fn(H, w0, w_star, eta, t))
+            if got.shape != (5,):
+                raise AssertionError(f"gd_closed_form should return a vector of shape (5,); got shape {got.shape}.")
+            if np.allclose(got, iterates[t], rtol=1e-8, atol=1e-10):
+                continue
+            if np.allclose(got, iterates[t + 1], rtol=1e-8, atol=1e-10):
+                raise AssertionError(f"gd_closed_form at t={t} returned w_{t + 1}: an off-by-one in the exponent.")
+            if t > 0 and np.allclose(got, iterates[t - 1], rtol=1e-8, atol=1e-10):
+                raise AssertionError(f"gd_closed_form at t={t} returned w_{t - 1}: an off-by-one in the exponent.")
+            if np.allclose(got, iterates[t] - w_star, rtol=1e-8, atol=1e-10):
+                raise AssertionError("gd_closed_form returned the error w_t − w*; add w* back.")
+            lam, Q = np.linalg.eigh(np.asarray(H))
+            if np.allclose(got, Q.T @ (iterates[t] - w_star), rtol=1e-6, atol=1e-10):
+                raise AssertionError("gd_closed_form returned eigenbasis coordinates; rotate back with Q and add w*.")
+            raise AssertionError(f"gd_closed_form at t={t} differs from simulated GD "
+                                 f"(max abs error {np.max(np.abs(got - np.asarray(iterates[t]))):.3g}).")
+    print(f"Correct! Your closed form matches simulated gradient descent on {n_problems} random problems.")
+
+
+def check_best_step(best_step_fn, n_problems=3):
+    """Check ``best_step_fn(H)`` returns (η*, rate): the best fixed GD step and its per-step contraction."""
+    for seed, kappa in zip(range(n_problems), (10.0, 50.0, 400.0)):
+        H = 3.0 * _random_spd(4000 + seed, kappa=kappa)
+        lam = np.linalg.eigvalsh(np.asarray(H))
+        result = best_step_fn(H)
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise AssertionError("best_step should return a pair (eta, rate).")
+        eta, rate = float(result[0]), float(result[1])
+        eta_ok, rate_ok = 2 / (lam[0] + lam[-1]), (kappa - 1) / (kappa + 1)
+        if np.isclose(eta, 2 / lam[-1]):
+            raise AssertionError("η = 2/λmax is the edge of divergence (the top direction has |1 − ηλ| = 1), "
+                                 "not the best step: balance the largest and the smallest eigenvalue.")
+        if np.isclose(eta, 1 / lam[-1]):
+            raise AssertionError("η = 1/λmax kills the top direction in one step but leaves the smallest at rate "
+                                 "1 − 1/κ; the best step balances |1 − ηλmin| and |1 − ηλmax|.")
+        if not np.isclose(eta, eta_ok, rtol=1e-8):
+            raise AssertionError(f"eta is off: got {eta:.6g} for a problem where the best step is {eta_ok:.6g}.")
+        worst = max(abs(1 - eta * lam[0]), abs(1 - eta * lam[-1]))
+        if not np.isclose(rate, worst, rtol=1e-8):
+            raise AssertionError(f"rate should be the per-step contraction max|1 − η*λ| = {worst:.6g} at your η; "
+                                 f"got {rate:.6g}.")
+        assert np.isclose(rate, rate_ok, rtol=1e-8)
+    print(f"Correct! Best step and rate match on {n_problems} problems (κ = 10, 50, 400).")

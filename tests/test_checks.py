@@ -44,3 +44,47 @@ def test_check_grad_norms_accepts_a_correct_answer(capsys):
 def test_check_grad_norms_rejects_plausible_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_grad_norms(wrong)
+
+
+def gd_eig(H, w0, w_star, eta, t, shift=0):
+    lam, Q = jnp.linalg.eigh(H)
+    return w_star + Q @ ((1 - eta * lam) ** (t + shift) * (Q.T @ (w0 - w_star)))
+
+
+def test_check_gd_closed_form_accepts_a_correct_answer(capsys):
+    checks.check_gd_closed_form(gd_eig)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda H, w0, ws, eta, t: gd_eig(H, w0, ws, eta, t, shift=1), "off-by-one"),
+    (lambda H, w0, ws, eta, t: gd_eig(H, w0, ws, eta, t) - ws, "add w\\* back"),
+    (lambda H, w0, ws, eta, t: jnp.linalg.eigh(H)[1].T @ (gd_eig(H, w0, ws, eta, t) - ws), "eigenbasis coordinates"),
+    (lambda H, w0, ws, eta, t: ws + (1 - eta * jnp.diag(H)) ** t * (w0 - ws), "differs from simulated GD"),
+])
+def test_check_gd_closed_form_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_gd_closed_form(wrong)
+
+
+def best(H, eta_of=lambda lo, hi: 2 / (lo + hi)):
+    lam = jnp.linalg.eigvalsh(H)
+    eta = eta_of(lam[0], lam[-1])
+    return eta, jnp.maximum(jnp.abs(1 - eta * lam[0]), jnp.abs(1 - eta * lam[-1]))
+
+
+def test_check_best_step_accepts_a_correct_answer(capsys):
+    checks.check_best_step(best)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda H: best(H, lambda lo, hi: 2 / hi), "edge of divergence"),
+    (lambda H: best(H, lambda lo, hi: 1 / hi), "1/λmax"),
+    (lambda H: best(H, lambda lo, hi: 1 / (lo + hi)), "eta is off"),
+    (lambda H: (best(H)[0], 1 - 1 / (jnp.linalg.cond(H))), "rate should be"),
+    (lambda H: best(H)[0], "pair"),
+])
+def test_check_best_step_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_best_step(wrong)

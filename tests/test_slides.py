@@ -55,3 +55,13 @@ def test_math_is_typeset_in_headless_chromium(deck):
     subprocess.run(["chromium", *flags, f"--screenshot={png}", "--window-size=1280,720", deck.as_uri()],
                    capture_output=True, timeout=120)
     assert png.exists() and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.name)
+def test_every_notebook_makes_a_deck_with_one_slide_per_section(path):
+    import nbformat
+    nb = build_slides.add_slide_breaks(nbformat.read(path, as_version=4))
+    kinds = [c.metadata["slideshow"]["slide_type"] for c in nb.cells]
+    sections = [c for c in nb.cells if c.cell_type == "markdown" and c.source.lstrip().startswith("## ")]
+    assert kinds[0] == "slide" and kinds.count("slide") >= len(sections) + 1 >= 5
+    assert not nb.cells[0].source.startswith("[![Open In Colab]")
