@@ -147,3 +147,59 @@ def check_best_step(best_step_fn, n_problems=3):
                                  f"got {rate:.6g}.")
         assert np.isclose(rate, rate_ok, rtol=1e-8)
     print(f"Correct! Best step and rate match on {n_problems} problems (κ = 10, 50, 400).")
+
+
+def _random_logistic_risk(seed, n=30, d=4):
+    """A random L2-regularised logistic-regression risk of a flat vector (strictly convex), and a start point."""
+    rng = np.random.default_rng(seed)
+    X, y = jnp.asarray(rng.normal(size=(n, d))), jnp.asarray(rng.choice([-1.0, 1.0], size=n))
+    R = lambda w: jnp.mean(jax.nn.softplus(-y * (X @ w))) + 0.05 * jnp.sum(w ** 2)
+    return R, jnp.asarray(rng.normal(size=d))
+
+
+def check_newton_step(newton_fn, n_problems=3):
+    """Check ``newton_fn(R, w)`` returns w − ∇²R(w)⁻¹ ∇R(w) on random logistic-regression problems."""
+    for seed in range(n_problems):
+        R, w = _random_logistic_risk(5000 + seed)
+        g, H = jax.grad(R)(w), jax.hessian(R)(w)
+        expected = w - jnp.linalg.solve(H, g)
+        got = np.asarray(newton_fn(R, w))
+        if got.shape != w.shape:
+            raise AssertionError(f"newton_step should return a vector shaped like w {w.shape}; got {got.shape}.")
+        if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
+            continue
+        if np.allclose(got, w + jnp.linalg.solve(H, g), rtol=1e-8, atol=1e-10):
+            raise AssertionError("newton_step moved uphill: subtract H⁻¹∇R, don't add it.")
+        if np.allclose(got, w - g, rtol=1e-8, atol=1e-10):
+            raise AssertionError("newton_step took a gradient step w − ∇R; precondition with the inverse Hessian.")
+        if np.allclose(got, w - H @ g, rtol=1e-8, atol=1e-10):
+            raise AssertionError("newton_step multiplied by H instead of solving with it: use jnp.linalg.solve(H, g).")
+        raise AssertionError(f"newton_step differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your Newton step matches the reference on {n_problems} random problems.")
+
+
+def check_gauss_newton_matrix(gn_fn, n_problems=3):
+    """Check ``gn_fn(J, logits)`` returns (1/n) Σ Jᵢᵀ (diag(pᵢ) − pᵢpᵢᵀ) Jᵢ with pᵢ = softmax(logitsᵢ)."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(6000 + seed)
+        n, k, p = 6, 4, 5
+        J, logits = jnp.asarray(rng.normal(size=(n, k, p))), jnp.asarray(rng.normal(size=(n, k)))
+        out_h = jax.vmap(jax.hessian(lambda f: models.cross_entropy(f, 0)))(logits)   # label-independent
+        expected = np.asarray(jnp.einsum("nkp,nkl,nlq->pq", J, out_h, J) / n)
+        got = np.asarray(gn_fn(J, logits))
+        if got.shape != (p, p):
+            raise AssertionError(f"gauss_newton_matrix should return a (p, p) = ({p}, {p}) matrix; got {got.shape}.")
+        if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
+            continue
+        if np.allclose(got, n * expected, rtol=1e-8, atol=1e-10):
+            raise AssertionError("gauss_newton_matrix is n × too large: average over examples, don't sum.")
+        probs = jax.nn.softmax(logits)
+        diag_only = np.asarray(jnp.einsum("nkp,nk,nkq->pq", J, probs, J) / n)
+        if np.allclose(got, diag_only, rtol=1e-8, atol=1e-10):
+            raise AssertionError("gauss_newton_matrix used diag(p) as the output Hessian; it is diag(p) − p pᵀ.")
+        if np.allclose(got, np.asarray(jnp.einsum("nkp,nkq->pq", J, J) / n), rtol=1e-8, atol=1e-10):
+            raise AssertionError("gauss_newton_matrix returned JᵀJ: that is the Gauss-Newton matrix of squared "
+                                 "error, not of softmax cross-entropy; put diag(p) − p pᵀ between the Jacobians.")
+        raise AssertionError(f"gauss_newton_matrix differs from the reference "
+                             f"(max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your Gauss-Newton matrix matches the reference on {n_problems} random problems.")

@@ -88,3 +88,45 @@ def test_check_best_step_accepts_a_correct_answer(capsys):
 def test_check_best_step_rejects_plausible_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_best_step(wrong)
+
+
+def newton(R, w, how="solve"):
+    g, H = jax.grad(R)(w), jax.hessian(R)(w)
+    return {"solve": w - jnp.linalg.solve(H, g), "plus": w + jnp.linalg.solve(H, g), "grad": w - g,
+            "mult": w - H @ g, "diag": w - g / jnp.diag(H)}[how]
+
+
+def test_check_newton_step_accepts_a_correct_answer(capsys):
+    checks.check_newton_step(newton)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("plus", "uphill"), ("grad", "gradient step"), ("mult", "instead of solving"),
+                                       ("diag", "differs from the reference")])
+def test_check_newton_step_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_newton_step(lambda R, w: newton(R, w, how))
+
+
+def gn(J, logits, how="right"):
+    p = jax.nn.softmax(logits)
+    out = {"right": jax.vmap(jnp.diag)(p) - p[:, :, None] * p[:, None, :], "diag": jax.vmap(jnp.diag)(p),
+           "identity": jnp.broadcast_to(jnp.eye(p.shape[1]), p.shape + p.shape[1:])}[how]
+    return jnp.einsum("nkp,nkl,nlq->pq", J, out, J) / J.shape[0]
+
+
+def test_check_gauss_newton_matrix_accepts_a_correct_answer(capsys):
+    checks.check_gauss_newton_matrix(gn)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda J, f: gn(J, f, "diag"), "diag\\(p\\) as the output Hessian"),
+    (lambda J, f: gn(J, f, "identity"), "squared error"),
+    (lambda J, f: J.shape[0] * gn(J, f), "average over examples"),
+    (lambda J, f: gn(J, f)[:-1], "\\(p, p\\)"),
+    (lambda J, f: gn(J, jnp.exp(f)), "differs from the reference"),
+])
+def test_check_gauss_newton_matrix_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_gauss_newton_matrix(wrong)
