@@ -203,3 +203,43 @@ def check_gauss_newton_matrix(gn_fn, n_problems=3):
         raise AssertionError(f"gauss_newton_matrix differs from the reference "
                              f"(max abs error {np.max(np.abs(got - expected)):.3g}).")
     print(f"Correct! Your Gauss-Newton matrix matches the reference on {n_problems} random problems.")
+
+
+def check_gnvp_squared_error(gnvp_fn, n_problems=3):
+    """Check ``gnvp_fn(model_fn, params, v)`` returns G·v = (1/n) Jᵀ J v for the mean squared-error loss."""
+    for seed in range(n_problems):
+        f, params, v = _random_mlp_problem(7000 + seed)
+        X = jax.random.normal(jax.random.PRNGKey(7100 + seed), (6, 3))
+        model_fn = lambda p: jax.vmap(lambda x: models.mlp_apply(p, x))(X)
+        out_loss = lambda out: 0.5 * jnp.sum(out ** 2) / out.shape[0]   # G does not depend on the targets
+        got = _flat_or_hint(gnvp_fn(model_fn, params, v), params, "gnvp_squared_error(model_fn, params, v)")
+        expected = ravel_pytree(curvature.gnvp(model_fn, out_loss, params, v))[0]
+        hessian_v = ravel_pytree(curvature.hvp(lambda p: out_loss(model_fn(p)), params, v))[0]
+        if np.allclose(got, hessian_v, rtol=1e-8, atol=1e-10) and not np.allclose(hessian_v, expected):
+            raise AssertionError("gnvp_squared_error returned the full Hessian-vector product; the Gauss-Newton "
+                                 "product is Jᵀ(J v)/n: a jvp, then a vjp, with no second derivative of the model.")
+        _compare(got, expected, "gnvp_squared_error(model_fn, params, v)")
+    print(f"Correct! Your Gauss-Newton product matches the reference on {n_problems} random networks.")
+
+
+def check_power_iteration(power_fn, n_problems=3):
+    """Check ``power_fn(matvec, v0, iters)`` returns the eigenvalue of largest magnitude (with its sign)."""
+    for seed, top in zip(range(n_problems), (3.0, -3.0, 2.0)):
+        rng = np.random.default_rng(8000 + seed)
+        Q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+        eig = np.r_[top, rng.uniform(-1.0, 1.0, 11)]
+        A = jnp.asarray((Q * eig) @ Q.T)
+        v0 = jnp.asarray(rng.normal(size=12))
+        got = power_fn(lambda v: A @ v, v0, 200)
+        if np.ndim(got) != 0:
+            raise AssertionError(f"power_iteration should return one number (the eigenvalue); got shape {np.shape(got)}.")
+        got = float(got)
+        if np.isclose(got, top, rtol=1e-6):
+            continue
+        if np.isclose(got, abs(top), rtol=1e-6):
+            raise AssertionError("power_iteration returned |λ|, losing the sign of a negative dominant eigenvalue: "
+                                 "return the Rayleigh quotient vᵀAv of the unit vector v.")
+        if not np.isfinite(got) or abs(got) > 1e6:
+            raise AssertionError("power_iteration blew up: normalise v to unit length after every product.")
+        raise AssertionError(f"power_iteration returned {got:.6g}; the dominant eigenvalue is {top:g}.")
+    print(f"Correct! Your power iteration finds the dominant eigenvalue (positive and negative) on {n_problems} matrices.")

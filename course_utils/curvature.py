@@ -16,7 +16,8 @@ from ._checks import (NotPositiveDefiniteError, not_positive_definite, require_f
                       require_x64)
 
 __all__ = [
-    "hvp", "hessian_matrix", "gnvp", "top_eigenvalue", "smallest_eigenvalue", "cg_solve", "lissa",
+    "hvp", "hessian_matrix", "gnvp", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
+    "lanczos_tridiagonal", "ritz_values", "cg_solve", "lissa",
     "NotPositiveDefiniteError",
 ]
 
@@ -34,10 +35,15 @@ def hvp(f, params, v):
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
-def hessian_matrix(f, params):
-    """The explicit (p, p) Hessian of scalar ``f`` at ``params``, in ``ravel_pytree`` order. Memory grows as p²."""
+def hessian_matrix(f, params, *, batch_size=64):
+    """The explicit (p, p) Hessian of scalar ``f`` at ``params``, in ``ravel_pytree`` order. Memory grows as p².
+
+    Built column by column as p Hessian-vector products with the unit vectors, ``batch_size`` at a time
+    (the same numbers as ``jax.hessian``, with less memory and usually less time for networks).
+    """
     flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda w: f(unravel(w)))(flat)
+    column = lambda e: jax.jvp(jax.grad(lambda w: f(unravel(w))), (flat,), (e,))[1]
+    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(batch_size, flat.size))
 
 
 def gnvp(model_fn, out_loss, params, v):
@@ -97,6 +103,43 @@ def smallest_eigenvalue(matvec, like, *, iters=300, seed=0):
     flat, unravel = ravel_pytree(like)
     v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
     return _lambda_min(_flat_operator(matvec, unravel), v0, iters)
+
+
+def lanczos_tridiagonal(matvec, like, *, iters=60, seed=0):
+    """``iters`` Lanczos steps on symmetric A: the diagonal α and off-diagonal β of T = VᵀAV (tridiagonal).
+
+    V is an orthonormal basis of the Krylov space {v, Av, A²v, ...}, kept in full (memory iters × p) and
+    reorthogonalised at every step. The leading k × k block of T is what k steps would give.
+    """
+    flat, unravel = ravel_pytree(like)
+    A = _flat_operator(matvec, unravel)
+    iters = min(iters, flat.size)
+    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
+    V = jnp.zeros((iters + 1, flat.size), flat.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+
+    def step(j, state):
+        V, alpha, beta = state
+        w = A(V[j])
+        alpha = alpha.at[j].set(w @ V[j])
+        for _ in range(2):  # Gram-Schmidt against every basis vector so far, twice for stability
+            w = w - V.T @ (V @ w)
+        beta = beta.at[j].set(jnp.linalg.norm(w))
+        return V.at[j + 1].set(w / jnp.where(beta[j] > 0, beta[j], 1.0)), alpha, beta
+
+    zeros = jnp.zeros(iters, flat.dtype)
+    _, alpha, beta = jax.lax.fori_loop(0, iters, step, (V, zeros, zeros))
+    return alpha, beta[:-1]
+
+
+def ritz_values(alpha, beta):
+    """Eigenvalues (ascending) of the tridiagonal matrix with diagonal α and off-diagonal β."""
+    return jnp.linalg.eigvalsh(jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1))
+
+
+def lanczos(matvec, like, *, iters=60, seed=0):
+    """Ritz values (ascending) after ``iters`` Lanczos steps: the extreme ones converge to the extreme
+    eigenvalues of A (top and bottom) long before iters reaches p."""
+    return ritz_values(*lanczos_tridiagonal(matvec, like, iters=iters, seed=seed))
 
 
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------

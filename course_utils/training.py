@@ -8,6 +8,7 @@ with the L2 penalty over every leaf of the parameters. Weights let the same code
 (wᵢ = 0, leave-one-out) or with a point up-weighted, and are what ``vmap`` maps over to retrain many models at
 once. Both trainers are jit-compiled loops (``lax.while_loop``), deterministic, and return a ``Fit``.
 """
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -31,6 +32,7 @@ def empirical_risk(loss_fn, params, X, Y, l2=0.0, weights=None):
     return jnp.sum(weights * losses) / losses.shape[0] + 0.5 * l2 * sq_norm
 
 
+@partial(jax.jit, static_argnames="loss_fn")  # compiled once per loss function
 def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_steps=100):
     """Newton's method with a backtracking line search, for convex models with few parameters (p ≲ 2,000).
 
@@ -55,6 +57,7 @@ def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_
     return Fit(unravel(w), jnp.linalg.norm(g), k)
 
 
+@partial(jax.jit, static_argnames="loss_fn")
 def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_steps=5000):
     """L-BFGS (optax, with its zoom line search) for non-convex or larger models such as the CNN."""
     R = lambda p: empirical_risk(loss_fn, p, X, Y, l2, weights)

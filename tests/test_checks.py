@@ -130,3 +130,43 @@ def test_check_gauss_newton_matrix_accepts_a_correct_answer(capsys):
 def test_check_gauss_newton_matrix_rejects_plausible_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_gauss_newton_matrix(wrong)
+
+
+def gnvp_mse(model_fn, params, v, scale=1.0):
+    out, Jv = jax.jvp(model_fn, (params,), (v,))
+    return jax.tree_util.tree_map(lambda a: scale * a, jax.vjp(model_fn, params)[1](Jv / out.shape[0])[0])
+
+
+def test_check_gnvp_squared_error_accepts_a_correct_answer(capsys):
+    checks.check_gnvp_squared_error(gnvp_mse)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, p, v: gnvp_mse(m, p, v, scale=6.0), "× the right one"),
+    (lambda m, p, v: curvature.hvp(lambda q: 0.5 * jnp.sum(m(q) ** 2) / 6, p, v), "full Hessian-vector product"),
+    (lambda m, p, v: jax.jvp(m, (p,), (v,))[1], "shaped like params"),
+])
+def test_check_gnvp_squared_error_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_gnvp_squared_error(wrong)
+
+
+def power(matvec, v0, iters, how="right"):
+    v = v0 / jnp.linalg.norm(v0)
+    for _ in range(iters):
+        w = matvec(v)
+        v = w if how == "unnormalised" else w / jnp.linalg.norm(w)
+    return {"right": v @ matvec(v), "abs": jnp.linalg.norm(matvec(v)), "unnormalised": v @ matvec(v),
+            "vector": v}[how]
+
+
+def test_check_power_iteration_accepts_a_correct_answer(capsys):
+    checks.check_power_iteration(power)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("abs", "sign"), ("unnormalised", "normalise"), ("vector", "one number")])
+def test_check_power_iteration_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_power_iteration(lambda m, v0, k: power(m, v0, k, how))

@@ -122,6 +122,27 @@ def test_eigenvalues_by_power_iteration():
     assert abs(C.smallest_eigenvalue(lambda v: A @ v, like, iters=2000) - (-0.3)) < 1e-3
 
 
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_lanczos_finds_extreme_eigenvalues_of_indefinite_matrices(seed):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    eig = np.sort(np.r_[rng.uniform(-0.05, 0.05, 190), -0.5, rng.uniform(1.0, 10.0, 9)])  # outliers + a bulk
+    A = jnp.asarray((Q * eig) @ Q.T)
+    ritz = np.asarray(C.lanczos(lambda v: A @ v, jnp.zeros(200), iters=60, seed=seed % 7))
+    assert ritz.shape == (60,) and np.all(np.diff(ritz) >= 0)
+    np.testing.assert_allclose(ritz[-9:], eig[-9:], rtol=1e-8)          # the 9 outliers
+    np.testing.assert_allclose(ritz[0], eig[0], rtol=1e-8)              # the negative one
+    assert ritz[0] >= eig[0] - 1e-10 and ritz[-1] <= eig[-1] + 1e-10    # Ritz values interlace
+
+
+def test_lanczos_on_pytrees_with_iters_capped_at_p():
+    params = {"a": jnp.arange(3.0), "b": jnp.ones(2)}
+    D = jnp.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    matvec = lambda v: jax.tree_util.tree_map(lambda x, d: x * d, v, {"a": D[:3], "b": D[3:]})
+    np.testing.assert_allclose(C.lanczos(matvec, params, iters=50), D, rtol=1e-10)
+
+
 def lissa_problem(seed=0, p=8):
     rng = np.random.default_rng(seed)
     A = spd_matrix(rng, p, 20.0)  # eigenvalues in [0.05, 1]
@@ -181,3 +202,11 @@ def test_solvers_refuse_float32(float32_jax):
     with float32_jax():
         with pytest.raises(TypeError, match="jax_enable_x64"):
             C.cg_solve(lambda v: A @ v, jnp.ones(3))
+
+
+def test_lanczos_leading_block_is_what_fewer_steps_give():
+    rng = np.random.default_rng(11)
+    A = jnp.asarray(spd_matrix(rng, 30, 100.0))
+    alpha, beta = C.lanczos_tridiagonal(lambda v: A @ v, jnp.zeros(30), iters=20)
+    np.testing.assert_allclose(C.ritz_values(alpha[:8], beta[:7]), C.lanczos(lambda v: A @ v, jnp.zeros(30), iters=8),
+                               rtol=1e-10)
