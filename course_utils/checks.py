@@ -243,3 +243,53 @@ def check_power_iteration(power_fn, n_problems=3):
             raise AssertionError("power_iteration blew up: normalise v to unit length after every product.")
         raise AssertionError(f"power_iteration returned {got:.6g}; the dominant eigenvalue is {top:g}.")
     print(f"Correct! Your power iteration finds the dominant eigenvalue (positive and negative) on {n_problems} matrices.")
+
+
+def check_conjugate_gradient(cg_fn, n_problems=3):
+    """Check ``cg_fn(matvec, b, iters)`` returns the CG iterate after ``iters`` steps from x₀ = 0."""
+    for seed in range(n_problems):
+        A = _random_spd(9000 + seed, d=8, kappa=100.0)
+        b = jnp.asarray(np.random.default_rng(seed).normal(size=8))
+        for iters in (1, 3, 8):
+            expected = np.asarray(jax.scipy.sparse.linalg.cg(lambda v: A @ v, b, tol=0.0, atol=0.0, maxiter=iters)[0])
+            got = np.asarray(cg_fn(lambda v: A @ v, b, iters))
+            if got.shape != b.shape:
+                raise AssertionError(f"conjugate_gradient should return a vector shaped like b {b.shape}; got {got.shape}.")
+            if np.allclose(got, expected, rtol=1e-7, atol=1e-9):
+                continue
+            if np.allclose(got, b - A @ expected, rtol=1e-7, atol=1e-9):
+                raise AssertionError("conjugate_gradient returned the residual b − Ax; return the iterate x.")
+            x, r = np.zeros(8), np.asarray(b)
+            for _ in range(iters):  # steepest descent with exact line search: the classic mistake
+                x, r = x + (r @ r) / (r @ np.asarray(A) @ r) * r, r - (r @ r) / (r @ np.asarray(A) @ r) * np.asarray(A) @ r
+            if np.allclose(got, x, rtol=1e-7, atol=1e-9):
+                raise AssertionError("conjugate_gradient took steepest-descent steps (direction = residual): make each "
+                                     "new direction A-conjugate, d ← r_new + (r_newᵀr_new / rᵀr) d.")
+            raise AssertionError(f"conjugate_gradient after {iters} iterations differs from CG "
+                                 f"(max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your CG matches the reference iterates on {n_problems} problems (after 1, 3 and 8 steps).")
+
+
+def check_lissa_loop(lissa_fn, n_problems=3):
+    """Check ``lissa_fn(matvec, b, scale, damping, depth)`` is LiSSA with damping in the units of A."""
+    for seed in range(n_problems):
+        A = _random_spd(9500 + seed, d=6, kappa=20.0) / 20.0
+        b = jnp.asarray(np.random.default_rng(seed).normal(size=6))
+        scale, damping, depth = 1.5, 0.05, 40
+        ref = lambda d, dep=depth: np.asarray(curvature.lissa(lambda v: A @ v, b, scale=scale, damping=d, depth=dep,
+                                                              check=False))
+        got = np.asarray(lissa_fn(lambda v: A @ v, b, scale, damping, depth))
+        if got.shape != b.shape:
+            raise AssertionError(f"lissa_loop should return a vector shaped like b {b.shape}; got {got.shape}.")
+        if np.allclose(got, ref(damping), rtol=1e-8, atol=1e-10):
+            continue
+        if np.allclose(got, scale * ref(damping), rtol=1e-8, atol=1e-10):
+            raise AssertionError("lissa_loop forgot the final division by the scale: return h / scale.")
+        if np.allclose(got, ref(scale * damping), rtol=1e-8, atol=1e-10):
+            raise AssertionError("lissa_loop used Koh & Liang's convention, (1 − damping)·h: that damping is in units "
+                                 "of the scale. Here damping is in the units of A: subtract (A h + damping·h) / scale.")
+        if np.allclose(got, ref(damping, depth - 1), rtol=1e-8, atol=1e-10) or \
+                np.allclose(got, ref(damping, depth + 1), rtol=1e-8, atol=1e-10):
+            raise AssertionError("lissa_loop is one step off: start from h = b and take exactly `depth` steps.")
+        raise AssertionError(f"lissa_loop differs from the reference (max abs error {np.max(np.abs(got - ref(damping))):.3g}).")
+    print(f"Correct! Your LiSSA loop matches the reference on {n_problems} problems.")

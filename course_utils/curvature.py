@@ -186,11 +186,11 @@ def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, check=True):
 
 
 def _neumann(A, b, scale, depth, key):
-    """depth steps of h ← b + h − A h / scale from h = b (A includes damping); returns h / scale."""
-    keys = None if key is None else jax.random.split(key, depth)
-    step = lambda h, k: (b + h - A(h, k) / scale, None)
-    h, _ = jax.lax.scan(step, b, keys, length=depth)
-    return h / scale
+    """depth steps of h ← b + h − A h / scale from h = b (A includes damping); returns h / scale.
+
+    ``depth`` may be a traced integer (a ``fori_loop``), so one compiled function serves every depth."""
+    step = lambda j, h: b + h - A(h, None if key is None else jax.random.fold_in(key, j)) / scale
+    return jax.lax.fori_loop(0, depth, step, b) / scale
 
 
 def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=True):

@@ -170,3 +170,54 @@ def test_check_power_iteration_accepts_a_correct_answer(capsys):
 def test_check_power_iteration_rejects_plausible_mistakes(how, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_power_iteration(lambda m, v0, k: power(m, v0, k, how))
+
+
+def cg_loop(matvec, b, iters, steepest=False):
+    x, r = jnp.zeros_like(b), b
+    d = r
+    for _ in range(iters):
+        Ad = matvec(d)
+        a = (r @ r) / (d @ Ad)
+        x, r_new = x + a * d, r - a * Ad
+        d = r_new if steepest else r_new + (r_new @ r_new) / (r @ r) * d
+        r = r_new
+    return x
+
+
+def test_check_conjugate_gradient_accepts_a_correct_answer(capsys):
+    checks.check_conjugate_gradient(cg_loop)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, b, k: cg_loop(m, b, k, steepest=True), "steepest-descent"),
+    (lambda m, b, k: b - m(cg_loop(m, b, k)), "residual"),
+    (lambda m, b, k: cg_loop(m, b, k)[:-1], "shaped like b"),
+    (lambda m, b, k: cg_loop(m, b, k + 1), "differs from CG"),
+])
+def test_check_conjugate_gradient_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_conjugate_gradient(wrong)
+
+
+def lissa_py(matvec, b, s, damping, depth, divide=True, kl=False):
+    h = b
+    for _ in range(depth):
+        h = b + (1 - damping) * h - matvec(h) / s if kl else b + h - (matvec(h) + damping * h) / s
+    return h / s if divide else h
+
+
+def test_check_lissa_loop_accepts_a_correct_answer(capsys):
+    checks.check_lissa_loop(lissa_py)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda m, b, s, dmp, k: lissa_py(m, b, s, dmp, k, divide=False), "division by the scale"),
+    (lambda m, b, s, dmp, k: lissa_py(m, b, s, dmp, k, kl=True), "Koh & Liang's convention"),
+    (lambda m, b, s, dmp, k: lissa_py(m, b, s, dmp, k + 1), "one step off"),
+    (lambda m, b, s, dmp, k: lissa_py(m, b, s, 0.0, k), "differs from the reference"),
+])
+def test_check_lissa_loop_rejects_plausible_mistakes(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_lissa_loop(wrong)
