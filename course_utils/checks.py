@@ -293,3 +293,60 @@ def check_lissa_loop(lissa_fn, n_problems=3):
             raise AssertionError("lissa_loop is one step off: start from h = b and take exactly `depth` steps.")
         raise AssertionError(f"lissa_loop differs from the reference (max abs error {np.max(np.abs(got - ref(damping))):.3g}).")
     print(f"Correct! Your LiSSA loop matches the reference on {n_problems} problems.")
+
+
+def _random_binary_logistic(seed, n=25, d=4, l2=0.1):
+    rng = np.random.default_rng(seed)
+    X, Y = jnp.asarray(rng.normal(size=(n, d))), jnp.asarray(rng.choice([-1.0, 1.0], size=n))
+    theta = jnp.asarray(rng.normal(size=d))
+    x_test, y_test = jnp.asarray(rng.normal(size=d)), float(rng.choice([-1.0, 1.0]))
+    return theta, X, Y, x_test, y_test, l2
+
+
+def check_binary_influence(influence_fn, n_problems=3):
+    """Check ``influence_fn(theta, X, Y, x_test, y_test, l2)`` is I_up,loss of every training point for binary
+    logistic regression with logit θᵀx (no bias), labels ±1 and objective mean loss + (l2/2)‖θ‖²."""
+    loss = lambda th, x, y: models.logistic_loss(th @ x, y)
+    for seed in range(n_problems):
+        theta, X, Y, x_test, y_test, l2 = _random_binary_logistic(9900 + seed)
+        expected = np.asarray(influence.influence_up_loss(loss, theta, (X, Y), (x_test, y_test), l2=l2, solver="exact"))
+        got = np.asarray(influence_fn(theta, X, Y, x_test, y_test, l2))
+        if got.shape != expected.shape:
+            raise AssertionError(f"binary_influence should return one number per training point, shape "
+                                 f"{expected.shape}; got {got.shape}.")
+        if np.allclose(got, expected, rtol=1e-7, atol=1e-10):
+            continue
+        if np.allclose(got, -expected, rtol=1e-7, atol=1e-10):
+            raise AssertionError("binary_influence has the wrong sign: I_up,loss = −∇L(z_test)ᵀ H⁻¹ ∇L(z), positive "
+                                 "for harmful points (up-weighting them raises the test loss).")
+        z, zt = Y * (X @ theta), y_test * (theta @ x_test)
+        sig = jax.nn.sigmoid
+        H = (X * (sig(z) * sig(-z))[:, None]).T @ X / len(X)
+        if np.allclose(got, np.asarray(-y_test * Y * sig(-zt) * sig(-z) * (X @ jnp.linalg.solve(H, x_test))),
+                       rtol=1e-7, atol=1e-10):
+            raise AssertionError("binary_influence: H is missing the L2 term; H = (1/n) Σ σ(z)σ(−z) x xᵀ + l2·I.")
+        if np.allclose(np.corrcoef(got, np.asarray(-y_test * Y * sig(-zt) * sig(-z) * (X @ x_test)))[0, 1], 1.0):
+            raise AssertionError("binary_influence uses the plain inner product x_testᵀx: weight it by H⁻¹.")
+        raise AssertionError(f"binary_influence differs from the reference (max abs error "
+                             f"{np.max(np.abs(got - expected)):.3g}); check σ(−y θᵀx) factors for the test and the "
+                             "training point.")
+    print(f"Correct! Your closed form matches influence_up_loss on {n_problems} random problems.")
+
+
+def check_self_influence(self_influence_fn, n_problems=3):
+    """Check ``self_influence_fn(G, H)`` returns −gᵢᵀH⁻¹gᵢ for every row gᵢ of G."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(9950 + seed)
+        G, H = jnp.asarray(rng.normal(size=(7, 5))), _random_spd(9960 + seed, d=5, kappa=30.0)
+        expected = -np.einsum("ip,ip->i", np.asarray(G), np.linalg.solve(np.asarray(H), np.asarray(G).T).T)
+        got = np.asarray(self_influence_fn(G, H))
+        if got.shape != (7,):
+            raise AssertionError(f"self_influence should return one number per row of G, shape (7,); got {got.shape}.")
+        if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
+            continue
+        if np.allclose(got, -expected, rtol=1e-8, atol=1e-10):
+            raise AssertionError("self_influence has the wrong sign: I_up,loss(z, z) = −gᵀH⁻¹g ≤ 0.")
+        if np.allclose(np.abs(got), np.einsum("ip,pq,iq->i", np.asarray(G), np.asarray(H), np.asarray(G)), rtol=1e-8):
+            raise AssertionError("self_influence multiplied by H; it needs H⁻¹ (solve with H).")
+        raise AssertionError(f"self_influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your self-influence matches the reference on {n_problems} random problems.")

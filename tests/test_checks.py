@@ -221,3 +221,42 @@ def test_check_lissa_loop_accepts_a_correct_answer(capsys):
 def test_check_lissa_loop_rejects_plausible_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_lissa_loop(wrong)
+
+
+def closed_form(th, X, Y, xt, yt, l2, how="right"):
+    sig = jax.nn.sigmoid
+    z, zt = Y * (X @ th), yt * (th @ xt)
+    H = (X * (sig(z) * sig(-z))[:, None]).T @ X / len(X) + (0.0 if how == "no_l2" else l2) * jnp.eye(len(th))
+    Hinv_xt = xt if how == "no_H" else jnp.linalg.solve(H, xt)
+    factor = 1.0 if how == "no_train_factor" else sig(-z)
+    out = -yt * Y * sig(-zt) * factor * (X @ Hinv_xt)
+    return -out if how == "sign" else out
+
+
+def test_check_binary_influence_accepts_a_correct_answer(capsys):
+    checks.check_binary_influence(closed_form)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("sign", "wrong sign"), ("no_l2", "L2 term"), ("no_H", "plain inner product"),
+                                       ("no_train_factor", "differs from the reference")])
+def test_check_binary_influence_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_binary_influence(lambda *a: closed_form(*a, how=how))
+
+
+def self_inf(G, H, how="right"):
+    M = H if how == "H" else jnp.linalg.inv(H)
+    out = -jnp.einsum("ip,pq,iq->i", G, M, G)
+    return -out if how == "sign" else out
+
+
+def test_check_self_influence_accepts_a_correct_answer(capsys):
+    checks.check_self_influence(self_inf)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("sign", "wrong sign"), ("H", "multiplied by H")])
+def test_check_self_influence_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_self_influence(lambda G, H: self_inf(G, H, how))
