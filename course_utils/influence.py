@@ -91,7 +91,7 @@ def _solve(prob, V, solver, damping, options, where):
     if solver == "lissa" and not {"scale", "depth"} <= set(options):
         raise TypeError(f"{where}: solver='lissa' needs scale= (above λmax/2) and depth= (number of steps).")
     if solver == "exact":
-        H = jax.hessian(prob.risk)(prob.w) + damping * jnp.eye(prob.w.size)
+        H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
         L = jnp.linalg.cholesky(H)
         if not bool(jnp.all(jnp.isfinite(L))):
             raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
