@@ -259,9 +259,10 @@ def check_conjugate_gradient(cg_fn, n_problems=3):
                 continue
             if np.allclose(got, b - A @ expected, rtol=1e-7, atol=1e-9):
                 raise AssertionError("conjugate_gradient returned the residual b − Ax; return the iterate x.")
-            x, r = np.zeros(8), np.asarray(b)
+            A_np, x, r = np.asarray(A), np.zeros(8), np.asarray(b)
             for _ in range(iters):  # steepest descent with exact line search: the classic mistake
-                x, r = x + (r @ r) / (r @ np.asarray(A) @ r) * r, r - (r @ r) / (r @ np.asarray(A) @ r) * np.asarray(A) @ r
+                step = (r @ r) / (r @ A_np @ r)
+                x, r = x + step * r, r - step * (A_np @ r)
             if np.allclose(got, x, rtol=1e-7, atol=1e-9):
                 raise AssertionError("conjugate_gradient took steepest-descent steps (direction = residual): make each "
                                      "new direction A-conjugate, d ← r_new + (r_newᵀr_new / rᵀr) d.")
