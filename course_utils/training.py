@@ -60,23 +60,38 @@ def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_
 
 
 @partial(jax.jit, static_argnames="loss_fn")
-def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_steps=5000):
-    """L-BFGS (optax, with its zoom line search) for non-convex or larger models such as the CNN."""
-    R = lambda p: empirical_risk(loss_fn, p, X, Y, l2, weights)
+def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_steps=5000, factor=None):
+    """L-BFGS (optax, with its zoom line search) for non-convex or larger models such as the CNN.
+
+    ``factor``: optional lower-triangular Cholesky factor L of a positive-definite matrix LLᵀ close to the
+    Hessian (say, the Hessian at ``params`` when retraining from there without one point). L-BFGS then runs in
+    the coordinates u = Lᵀ(θ − θ₀), where the Hessian looks like the identity: a handful of steps instead of
+    thousands on an ill-conditioned network. The stopping test is always on ‖∇R(θ)‖ itself.
+    """
+    flat, unravel = ravel_pytree(params)
+    if factor is None:
+        to_theta, u0 = (lambda p: p), params
+        true_grad_norm = lambda g: jnp.linalg.norm(ravel_pytree(g)[0])
+    else:  # θ = θ₀ + L⁻ᵀu, so ∇ᵤR = L⁻¹∇θR and ‖∇θR‖ = ‖L ∇ᵤR‖
+        to_theta = lambda u: unravel(flat + jax.scipy.linalg.solve_triangular(factor.T, u, lower=False))
+        u0 = jnp.zeros_like(flat)
+        true_grad_norm = lambda g: jnp.linalg.norm(factor @ g)
+    R = lambda u: empirical_risk(loss_fn, to_theta(u), X, Y, l2, weights)
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(R)
 
     def step(state):
-        p, opt_state = state
-        value, g = value_and_grad(p, state=opt_state)
-        updates, opt_state = opt.update(g, opt_state, p, value=value, grad=g, value_fn=R)
-        return optax.apply_updates(p, updates), opt_state
+        u, opt_state = state
+        value, g = value_and_grad(u, state=opt_state)
+        updates, opt_state = opt.update(g, opt_state, u, value=value, grad=g, value_fn=R)
+        return optax.apply_updates(u, updates), opt_state
 
     def keep_going(state):  # the line search leaves the gradient at the new point in the state
         count, g = otu.tree_get(state[1], "count"), otu.tree_get(state[1], "grad")
-        return (count == 0) | ((count < max_steps) & (jnp.linalg.norm(ravel_pytree(g)[0]) > tol))
+        return (count == 0) | ((count < max_steps) & (true_grad_norm(g) > tol))
 
-    p, opt_state = jax.lax.while_loop(keep_going, step, (params, opt.init(params)))
+    u, opt_state = jax.lax.while_loop(keep_going, step, (u0, opt.init(u0)))
+    p = to_theta(u)
     return Fit(p, grad_norm(loss_fn, p, X, Y, l2, weights), otu.tree_get(opt_state, "count"))
 
 
