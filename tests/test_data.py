@@ -22,6 +22,18 @@ def test_digits_and_mnist_subset_are_float64_in_unit_interval_and_deterministic(
     assert len(D.load_digits(n_train=100).x_train) == 100
 
 
+def test_mnist_subset_downsampled_images_stay_on_the_8_bit_grid():
+    full, small, half = (D.load_mnist_subset(side=s) for s in (28, 8, 14))
+    assert small.image_shape == (8, 8) and small.x_train.shape == (4000, 64)
+    assert np.array_equal(small.y_train, full.y_train)  # the same split, image by image
+    assert np.array_equal(small.x_train * 255, np.round(small.x_train * 255))  # valid 8-bit images
+    crop = full.x_train[:3].reshape(3, 28, 28)[:, 2:26, 2:26]
+    assert np.allclose(small.x_train[:3].reshape(3, 8, 8), crop.reshape(3, 8, 3, 8, 3).mean(axis=(2, 4)), atol=0.5 / 255)
+    assert np.allclose(half.x_train[0].reshape(14, 14), full.x_train[0].reshape(14, 2, 14, 2).mean(axis=(1, 3)))
+    with pytest.raises(ValueError, match="side must be"):
+        D.load_mnist_subset(side=10)
+
+
 def test_binary_subset_labels_are_plus_minus_one():
     ds = D.binary_subset(D.load_digits(), (1, 7))
     full = D.load_digits()
