@@ -351,3 +351,51 @@ def check_self_influence(self_influence_fn, n_problems=3):
             raise AssertionError("self_influence multiplied by H; it needs H⁻¹ (solve with H).")
         raise AssertionError(f"self_influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
     print(f"Correct! Your self-influence matches the reference on {n_problems} random problems.")
+
+
+def check_influence_from_eigh(influence_fn, n_problems=3):
+    """Check ``influence_fn(evals, evecs, G, g_test, damping)`` returns −G (H + δI)⁻¹ g_test for H = V diag(λ) Vᵀ."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(9970 + seed)
+        H = np.asarray(_random_spd(9980 + seed, d=6, kappa=50.0)) - 0.05 * np.eye(6)  # slightly indefinite
+        evals, evecs = np.linalg.eigh(H)
+        G, g_test, damping = rng.normal(size=(8, 6)), rng.normal(size=6), 0.3
+        expected = -G @ np.linalg.solve(H + damping * np.eye(6), g_test)
+        got = np.asarray(influence_fn(jnp.asarray(evals), jnp.asarray(evecs), jnp.asarray(G), jnp.asarray(g_test), damping))
+        if got.shape != (8,):
+            raise AssertionError(f"influence should give one score per training point (row of G), shape (8,); got {got.shape}.")
+        if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
+            continue
+        if np.allclose(got, -expected, rtol=1e-8, atol=1e-10):
+            raise AssertionError("The sign is flipped: I_up,loss = −∇L(z_test)ᵀ(H + δI)⁻¹∇L(z).")
+        if np.allclose(got, -G @ np.linalg.solve(H, g_test), rtol=1e-8):
+            raise AssertionError("The damping is missing: divide by (λᵢ + δ), not λᵢ.")
+        if np.allclose(got, -G @ (g_test / (evals + damping)), rtol=1e-8):
+            raise AssertionError("Divide in the eigenbasis: rotate g_test in with Vᵀ, divide by λᵢ + δ, rotate back with V.")
+        raise AssertionError(f"influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! One eigendecomposition gives influence at any damping; matched on {n_problems} random problems.")
+
+
+def check_bregman_cross_entropy(bregman_fn, n_problems=3):
+    """Check ``bregman_fn(logits, logits_ref, y)``: the Bregman divergence of the cross-entropy in the logits,
+    L(f) − L(f̂) − ∇L(f̂)ᵀ(f − f̂), for one example (integer class y)."""
+    ce = lambda f, y: -jax.nn.log_softmax(f)[y]
+    for seed in range(n_problems):
+        rng = np.random.default_rng(9990 + seed)
+        f, f_ref, y = jnp.asarray(rng.normal(size=5)), jnp.asarray(rng.normal(size=5)), int(rng.integers(5))
+        grad_ref = jax.nn.softmax(f_ref) - jax.nn.one_hot(y, 5)
+        expected = float(ce(f, y) - ce(f_ref, y) - grad_ref @ (f - f_ref))
+        got = float(bregman_fn(f, f_ref, y))
+        if np.isclose(got, expected, rtol=1e-9, atol=1e-12):
+            if not abs(float(bregman_fn(f_ref, f_ref, y))) < 1e-12:
+                raise AssertionError("The divergence of f̂ from itself must be 0.")
+            continue
+        if np.isclose(got, float(ce(f, y) - ce(f_ref, y)), rtol=1e-9):
+            raise AssertionError("That is the change of the loss; subtract the linear term ∇L(f̂)ᵀ(f − f̂) as well.")
+        if np.isclose(got, -expected, rtol=1e-9):
+            raise AssertionError("The sign is flipped: a Bregman divergence of a convex loss is ≥ 0.")
+        grad_at_f = jax.nn.softmax(f) - jax.nn.one_hot(y, 5)
+        if np.isclose(got, float(ce(f, y) - ce(f_ref, y) - grad_at_f @ (f - f_ref)), rtol=1e-9):
+            raise AssertionError("Take the gradient at the reference logits f̂ (softmax(f̂) − onehot(y)), not at f.")
+        raise AssertionError(f"got {got:.6g}, expected {expected:.6g}.")
+    print(f"Correct! Your Bregman divergence matches on {n_problems} random pairs of logits.")

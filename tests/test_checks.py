@@ -260,3 +260,43 @@ def test_check_self_influence_accepts_a_correct_answer(capsys):
 def test_check_self_influence_rejects_plausible_mistakes(how, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_self_influence(lambda G, H: self_inf(G, H, how))
+
+
+def eig_influence(evals, evecs, G, g_test, damping, how=None):
+    if how == "no_rotation":
+        return -G @ (g_test / (evals + damping))
+    if how == "no_damping":
+        damping = 0.0
+    out = -G @ (evecs @ ((evecs.T @ g_test) / (evals + damping)))
+    return -out if how == "sign" else out
+
+
+def test_check_influence_from_eigh_accepts_a_correct_answer(capsys):
+    checks.check_influence_from_eigh(eig_influence)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("sign", "sign is flipped"), ("no_damping", "damping is missing"),
+                                       ("no_rotation", "eigenbasis")])
+def test_check_influence_from_eigh_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_influence_from_eigh(lambda *a: eig_influence(*a, how=how))
+
+
+def bregman(f, f_ref, y, how=None):
+    ce = lambda f: -jax.nn.log_softmax(f)[y]
+    g = jax.nn.softmax(f if how == "grad_at_f" else f_ref) - jax.nn.one_hot(y, f.shape[0])
+    out = ce(f) - ce(f_ref) - (0.0 if how == "no_linear" else g @ (f - f_ref))
+    return -out if how == "sign" else out
+
+
+def test_check_bregman_cross_entropy_accepts_a_correct_answer(capsys):
+    checks.check_bregman_cross_entropy(bregman)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("sign", "sign is flipped"), ("no_linear", "linear term"),
+                                       ("grad_at_f", "reference logits")])
+def test_check_bregman_cross_entropy_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_bregman_cross_entropy(lambda *a: bregman(*a, how=how))
