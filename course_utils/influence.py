@@ -185,7 +185,8 @@ def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", b
     Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
     ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
     ``precondition=True`` (with "lbfgs", for networks small enough to form H): factor H(θ̂) + damping·I once and
-    run every retrain's L-BFGS in the coordinates where that matrix is the identity. Removing one of n points
+    run every retrain's L-BFGS in the coordinates where that matrix is the identity (or pass that lower Cholesky
+    factor yourself as ``precondition=L`` if you already have it). Removing one of n points
     changes the Hessian by O(1/n), so each retrain then needs ~10 steps instead of thousands.
     All retrains run inside one compiled ``jax.lax.map``, vmapped in groups of ``batch_size`` (default 1). On a
     CPU whole-group vmap is slower: vmapped while-loops advance in lock-step and a vmapped line search runs every
@@ -199,14 +200,20 @@ def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", b
     batch_size = batch_size or 1
     weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
     factor = None
-    if precondition:
+    if precondition is not False and precondition is not None:
         if method != "lbfgs":
-            raise ValueError("leave_one_out: precondition=True works with method='lbfgs' (Newton needs no preconditioner).")
+            raise ValueError("leave_one_out: precondition works with method='lbfgs' (Newton needs no preconditioner).")
         prob = _problem(loss_fn, params, train, l2, "leave_one_out")
-        H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
-        factor = jnp.linalg.cholesky(H)
-        if not bool(jnp.all(jnp.isfinite(factor))):
-            raise not_positive_definite("leave_one_out (precondition=True)", float(jnp.linalg.eigvalsh(H)[0]), damping)
+        if precondition is True:
+            H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
+            factor = jnp.linalg.cholesky(H)
+            if not bool(jnp.all(jnp.isfinite(factor))):
+                raise not_positive_definite("leave_one_out (precondition=True)", float(jnp.linalg.eigvalsh(H)[0]), damping)
+        else:  # a factor the caller already has (forming H is the expensive part)
+            factor = jnp.asarray(precondition)
+            if factor.shape != (prob.w.size, prob.w.size):
+                raise ValueError(f"leave_one_out: precondition must be True or a ({prob.w.size}, {prob.w.size}) lower "
+                                 f"Cholesky factor of H + damping·I; got shape {factor.shape}.")
     fits = _retrain_all(loss_fn, params, X, Y, weights, l2, factor, method, batch_size,
                         tuple(sorted(train_options.items())))
     return fits.params, fits.grad_norm

@@ -64,35 +64,43 @@ def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_st
     """L-BFGS (optax, with its zoom line search) for non-convex or larger models such as the CNN.
 
     ``factor``: optional lower-triangular Cholesky factor L of a positive-definite matrix LLᵀ close to the
-    Hessian (say, the Hessian at ``params`` when retraining from there without one point). L-BFGS then runs in
-    the coordinates u = Lᵀ(θ − θ₀), where the Hessian looks like the identity: a handful of steps instead of
-    thousands on an ill-conditioned network. The stopping test is always on ‖∇R(θ)‖ itself.
+    Hessian (say, the Hessian at ``params`` when retraining from there without one point); see ``lbfgs_minimize``.
     """
     flat, unravel = ravel_pytree(params)
+    R = lambda w: empirical_risk(loss_fn, unravel(w), X, Y, l2, weights)
+    w, steps = lbfgs_minimize(R, flat, tol=tol, max_steps=max_steps, factor=factor)
+    return Fit(unravel(w), jnp.linalg.norm(jax.grad(R)(w)), steps)
+
+
+def lbfgs_minimize(objective, w0, *, tol=1e-8, max_steps=5000, factor=None):
+    """Minimise ``objective`` over a flat vector from ``w0`` until ‖∇objective‖ ≤ tol; returns (w, steps).
+
+    With ``factor`` = L (lower Cholesky factor of a positive-definite LLᵀ ≈ the Hessian at w0), L-BFGS runs in the
+    coordinates u = Lᵀ(w − w0), where the Hessian looks like the identity: a handful of steps instead of thousands
+    on an ill-conditioned network. The stopping test is always on ‖∇objective(w)‖ itself. Traceable (call it
+    inside ``jit``/``vmap``/``lax.map``).
+    """
     if factor is None:
-        to_theta, u0 = (lambda p: p), params
-        true_grad_norm = lambda g: jnp.linalg.norm(ravel_pytree(g)[0])
-    else:  # θ = θ₀ + L⁻ᵀu, so ∇ᵤR = L⁻¹∇θR and ‖∇θR‖ = ‖L ∇ᵤR‖
-        to_theta = lambda u: unravel(flat + jax.scipy.linalg.solve_triangular(factor.T, u, lower=False))
-        u0 = jnp.zeros_like(flat)
-        true_grad_norm = lambda g: jnp.linalg.norm(factor @ g)
-    R = lambda u: empirical_risk(loss_fn, to_theta(u), X, Y, l2, weights)
+        to_w, u0, true_norm = (lambda u: u), w0, jnp.linalg.norm
+    else:  # w = w0 + L⁻ᵀu, so ∇ᵤ = L⁻¹∇w and ‖∇w‖ = ‖L ∇ᵤ‖
+        to_w = lambda u: w0 + jax.scipy.linalg.solve_triangular(factor.T, u, lower=False)
+        u0, true_norm = jnp.zeros_like(w0), (lambda g: jnp.linalg.norm(factor @ g))
+    f = lambda u: objective(to_w(u))
     opt = optax.lbfgs()
-    value_and_grad = optax.value_and_grad_from_state(R)
+    value_and_grad = optax.value_and_grad_from_state(f)
 
     def step(state):
         u, opt_state = state
         value, g = value_and_grad(u, state=opt_state)
-        updates, opt_state = opt.update(g, opt_state, u, value=value, grad=g, value_fn=R)
+        updates, opt_state = opt.update(g, opt_state, u, value=value, grad=g, value_fn=f)
         return optax.apply_updates(u, updates), opt_state
 
     def keep_going(state):  # the line search leaves the gradient at the new point in the state
         count, g = otu.tree_get(state[1], "count"), otu.tree_get(state[1], "grad")
-        return (count == 0) | ((count < max_steps) & (true_grad_norm(g) > tol))
+        return (count == 0) | ((count < max_steps) & (true_norm(g) > tol))
 
     u, opt_state = jax.lax.while_loop(keep_going, step, (u0, opt.init(u0)))
-    p = to_theta(u)
-    return Fit(p, grad_norm(loss_fn, p, X, Y, l2, weights), otu.tree_get(opt_state, "count"))
+    return to_w(u), otu.tree_get(opt_state, "count")
 
 
 def grad_norm(loss_fn, params, X, Y, l2=0.0, weights=None):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from course_utils import NotPositiveDefiniteError, data as D, influence as I, models as M, training as T
+from course_utils import NotPositiveDefiniteError, curvature as C, data as D, influence as I, models as M, training as T
 
 L2 = 0.01
 loss_fn = M.example_loss(M.linear_apply, M.logistic_loss)
@@ -160,6 +160,13 @@ def test_preconditioned_leave_one_out_on_a_cnn_matches_plain_retraining_and_infl
     idx = np.argsort(-np.abs(scores))[:12]
     pre, g_pre = I.leave_one_out(f, fit.params, train, idx, l2=0.01, method="lbfgs", precondition=True, tol=1e-10)
     plain, g_plain = I.leave_one_out(f, fit.params, train, idx[:1], l2=0.01, method="lbfgs", tol=1e-10)
+    w, unravel = ravel_pytree(fit.params)
+    H = jax.jit(lambda w: C.hessian_matrix(lambda v: T.empirical_risk(f, unravel(v), *train, 0.01), w))(w)
+    given, _ = I.leave_one_out(f, fit.params, train, idx[:3], l2=0.01, method="lbfgs", precondition=np.linalg.cholesky(H),
+                               tol=1e-10)
+    assert np.allclose(ravel_pytree(given)[0], ravel_pytree(jax.tree_util.tree_map(lambda a: a[:3], pre))[0], atol=1e-10)
+    with pytest.raises(ValueError, match="Cholesky factor"):
+        I.leave_one_out(f, fit.params, train, idx[:3], l2=0.01, method="lbfgs", precondition=np.eye(3))
     assert np.all(g_pre <= 1e-10) and np.all(g_plain <= 1e-10)
     test_loss = lambda stacked: jax.vmap(f, (0, None, None))(stacked, *z_test)
     # (compare losses, not θ: a network can have flat directions along which θ moves and the function does not)
