@@ -80,14 +80,18 @@ def _conv_tanh_pool(x, layer):
     return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, -1).mean(axis=(2, 4))
 
 
-def cnn_apply(params, x):
-    """Logits for flat square images x of shape (d,) or (n, d), d = side²."""
+def cnn_features(params, x):
+    """The convolutional part: flat features (what the dense layer sees) for images x of shape (d,) or (n, d)."""
     side = int(round(x.shape[-1] ** 0.5))
     h = x.reshape(-1, side, side, 1)
     h = _conv_tanh_pool(h, params["conv1"])
     h = _conv_tanh_pool(h, params["conv2"])
-    logits = h.reshape(h.shape[0], -1) @ params["dense"]["w"] + params["dense"]["b"]
-    return logits.reshape(x.shape[:-1] + logits.shape[-1:])
+    return h.reshape(x.shape[:-1] + (-1,))
+
+
+def cnn_apply(params, x):
+    """Logits for flat square images x of shape (d,) or (n, d), d = side²."""
+    return cnn_features(params, x) @ params["dense"]["w"] + params["dense"]["b"]
 
 
 # --- per-example losses on model outputs ---------------------------------------------------------------------

@@ -21,6 +21,9 @@ def test_model_shapes_single_and_batched():
         assert np.allclose(apply(params, x[0]), apply(params, x)[0])
     n_params = lambda p: sum(a.size for a in jax.tree_util.tree_leaves(p))
     assert n_params(M.cnn_init(key, 8)) == 994 and n_params(M.cnn_init(key, 28)) == 4594
+    cnn = M.cnn_init(key, 8)
+    assert M.cnn_features(cnn, x).shape == (5, 32) and M.cnn_features(cnn, x[0]).shape == (32,)
+    assert np.allclose(M.linear_apply(cnn["dense"], M.cnn_features(cnn, x)), M.cnn_apply(cnn, x))
 
 
 def test_losses_match_their_formulas():
