@@ -399,3 +399,49 @@ def check_bregman_cross_entropy(bregman_fn, n_problems=3):
             raise AssertionError("Take the gradient at the reference logits f̂ (softmax(f̂) − onehot(y)), not at f.")
         raise AssertionError(f"got {got:.6g}, expected {expected:.6g}.")
     print(f"Correct! Your Bregman divergence matches on {n_problems} random pairs of logits.")
+
+
+def check_fraction_found(fraction_found_fn, n_problems=3):
+    """Check ``fraction_found_fn(scores, flipped, checked)``: the fraction of the flipped indices among the
+    round(checked·n) points with the LARGEST scores (a detector's ranking), for checked in (0, 1]."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(10010 + seed)
+        n = 200
+        scores, flipped = rng.normal(size=n), np.sort(rng.choice(n, 20, replace=False))
+        scores[flipped] += 1.0
+        for checked in (0.05, 0.1, 0.3):
+            k = int(round(checked * n))
+            expected = len(np.intersect1d(np.argsort(-scores)[:k], flipped)) / len(flipped)
+            got = float(fraction_found_fn(jnp.asarray(scores), flipped, checked))
+            if np.isclose(got, expected):
+                continue
+            if np.isclose(got, len(np.intersect1d(np.argsort(scores)[:k], flipped)) / len(flipped)):
+                raise AssertionError("You checked the points with the SMALLEST scores; check the largest first.")
+            if np.isclose(got, len(np.intersect1d(np.argsort(-scores)[:k], flipped)) / k):
+                raise AssertionError("Divide by the number of flipped labels (the fraction *found*), not by the number checked.")
+            raise AssertionError(f"checked={checked}: got {got:.4g}, expected {expected:.4g}.")
+    print(f"Correct! Your detection curve matches the reference on {n_problems} random rankings.")
+
+
+def check_project_8bit(project_fn, n_problems=3):
+    """Check ``project_fn(x_new, x0, eps)``: the nearest valid 8-bit image (values k/255 in [0, 1]) within the L∞
+    ball of radius eps (a multiple of 1/255) around the original image x0 (itself on the 8-bit grid)."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(10020 + seed)
+        x0 = rng.integers(0, 256, size=64) / 255.0
+        eps = 10 / 255.0
+        x_new = x0 + rng.normal(scale=0.1, size=64)
+        expected = np.round(np.clip(np.clip(x_new, x0 - eps, x0 + eps), 0.0, 1.0) * 255) / 255
+        got = np.asarray(project_fn(jnp.asarray(x_new), jnp.asarray(x0), eps))
+        if got.shape != x0.shape:
+            raise AssertionError(f"Return one image shaped like x0 {x0.shape}; got {got.shape}.")
+        if np.allclose(got, expected, atol=1e-12):
+            continue
+        if not np.allclose(got * 255, np.round(got * 255), atol=1e-9):
+            raise AssertionError("Some pixels are not on the 8-bit grid k/255: round(x·255)/255 at the end.")
+        if np.any(got < -1e-12) or np.any(got > 1 + 1e-12):
+            raise AssertionError("Pixel values must stay in [0, 1]: clip to the valid range too.")
+        if np.max(np.abs(got - x0)) > eps + 1e-9:
+            raise AssertionError(f"The result leaves the L∞ ball: max |x − x0| = {np.max(np.abs(got - x0)):.4f} > eps.")
+        raise AssertionError(f"Differs from the projection (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your projection gives valid 8-bit images inside the ball on {n_problems} random images.")

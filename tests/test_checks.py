@@ -1,6 +1,7 @@
 """Exercise checks accept right answers and reject plausible wrong ones with a specific hint."""
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
@@ -300,3 +301,38 @@ def test_check_bregman_cross_entropy_accepts_a_correct_answer(capsys):
 def test_check_bregman_cross_entropy_rejects_plausible_mistakes(how, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_bregman_cross_entropy(lambda *a: bregman(*a, how=how))
+
+
+def found(scores, flipped, checked, how=None):
+    k = int(round(checked * len(scores)))
+    order = np.argsort(np.asarray(scores)) if how == "ascending" else np.argsort(-np.asarray(scores))
+    hits = len(np.intersect1d(order[:k], flipped))
+    return hits / k if how == "per_checked" else hits / len(flipped)
+
+
+def test_check_fraction_found_accepts_a_correct_answer(capsys):
+    checks.check_fraction_found(found)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("ascending", "SMALLEST"), ("per_checked", "number of flipped")])
+def test_check_fraction_found_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_fraction_found(lambda *a: found(*a, how=how))
+
+
+def project(x_new, x0, eps, how=None):
+    x = x_new if how == "no_ball" else jnp.clip(x_new, x0 - eps, x0 + eps)
+    x = x if how == "no_range" else jnp.clip(x, 0.0, 1.0)
+    return x if how == "no_round" else jnp.round(x * 255) / 255
+
+
+def test_check_project_8bit_accepts_a_correct_answer(capsys):
+    checks.check_project_8bit(project)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("no_round", "8-bit grid"), ("no_range", r"\[0, 1\]"), ("no_ball", "ball")])
+def test_check_project_8bit_rejects_plausible_mistakes(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_project_8bit(lambda *a: project(*a, how=how))
