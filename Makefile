@@ -41,6 +41,7 @@ slides: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
+	$(PY) benchmarks/bench_influence_cnn.py
 
 clean:
 	rm -rf $(VENV) build
