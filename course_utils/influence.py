@@ -91,11 +91,7 @@ def _solve(prob, V, solver, damping, options, where):
     if solver == "lissa" and not {"scale", "depth"} <= set(options):
         raise TypeError(f"{where}: solver='lissa' needs scale= (above λmax/2) and depth= (number of steps).")
     if solver == "exact":
-        H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
-        L = jnp.linalg.cholesky(H)
-        if not bool(jnp.all(jnp.isfinite(L))):
-            raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
-        return jax.scipy.linalg.cho_solve((L, True), V.T).T
+        return jax.scipy.linalg.cho_solve((_hessian_factor(prob, damping, where), True), V.T).T
     hvp = lambda v: curvature.hvp(prob.risk, prob.w, v)
     A = lambda v: hvp(v) + damping * v
     if options.get("check", True):  # power iteration bounds λmin from above: a negative estimate is certain
@@ -108,6 +104,15 @@ def _solve(prob, V, solver, damping, options, where):
         _check_solution(A, V, X, tol, f"{where} (solver='cg')", damping)
         return X
     return _solve_lissa(prob, hvp, V, damping, options)
+
+
+def _hessian_factor(prob, damping, where):
+    """Lower Cholesky factor of H + damping·I (explicit H, jit-compiled); raises, naming a damping, if not PD."""
+    H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
+    L = jnp.linalg.cholesky(H)
+    if not bool(jnp.all(jnp.isfinite(L))):
+        raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
+    return L
 
 
 def _solve_lissa(prob, hvp, V, damping, options):
@@ -205,10 +210,7 @@ def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", b
             raise ValueError("leave_one_out: precondition works with method='lbfgs' (Newton needs no preconditioner).")
         prob = _problem(loss_fn, params, train, l2, "leave_one_out")
         if precondition is True:
-            H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
-            factor = jnp.linalg.cholesky(H)
-            if not bool(jnp.all(jnp.isfinite(factor))):
-                raise not_positive_definite("leave_one_out (precondition=True)", float(jnp.linalg.eigvalsh(H)[0]), damping)
+            factor = _hessian_factor(prob, damping, "leave_one_out (precondition=True)")
         else:  # a factor the caller already has (forming H is the expensive part)
             factor = jnp.asarray(precondition)
             if factor.shape != (prob.w.size, prob.w.size):
