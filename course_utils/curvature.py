@@ -203,8 +203,13 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     units as A (Koh & Liang's code uses units of ``scale``: their δ is our damping/scale).
 
     With ``key``, ``matvec`` is called as ``matvec(v, key)`` with a fresh key every step (minibatch HVPs: the
-    stochastic version), and ``repeats`` independent runs are averaged. With ``check=True``, a scale that is too
-    small or a system that is not positive definite raises, with the scale or damping that would converge.
+    stochastic version), and ``repeats`` independent runs are averaged. The series then needs scale > λmax/2 for
+    *every* minibatch Hessian it draws, not only for the full one (a minibatch's λmax is larger).
+
+    With ``check=True``, a scale that is too small or a system that is not positive definite raises, with the scale
+    or damping that would converge. The scale check estimates λmax by power iteration: of A itself, or, in the
+    stochastic version, the largest over ``CHECK_BATCHES`` sampled minibatch Hessians (a lower bound on the largest
+    the run will meet, so leave a margin). A run that still blows up is caught afterwards by its norm.
     """
     require_x64("lissa")
     require_float64(b, "b", "lissa")
@@ -214,10 +219,9 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     call = (lambda v, k: matvec(v, k)) if key is not None else (lambda v, k: matvec(v))
     A = lambda v, k: ravel_pytree(call(unravel(v), k))[0] + damping * v
     if check:
-        A0 = lambda v: A(v, key)
-        lam_max = float(_power_iteration(A0, b_flat + 1e-3, 100))
+        lam_max = _largest_curvature(A, b_flat + 1e-3, key)
         if scale <= lam_max / 2:
-            raise ValueError(_scale_message(scale, lam_max))
+            raise ValueError(_scale_message(scale, lam_max, key))
     if key is None:
         h = _neumann(A, b_flat, scale, depth, None)
     else:
@@ -227,13 +231,30 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
         lam_min = _lambda_min(lambda v: A(v, key), b_flat + 1e-3)
         if lam_min <= 0:
             raise not_positive_definite("lissa diverged", lam_min, damping)
-        raise ValueError(_scale_message(scale, lam_max))
+        raise ValueError(_scale_message(scale, lam_max, key))
     return unravel(h)
 
 
-def _scale_message(scale, lam_max):
+CHECK_BATCHES = 32  # minibatch Hessians sampled by lissa's scale check in the stochastic version
+
+
+def _largest_curvature(A, v0, key, iters=100):
+    """λmax of the operator LiSSA will apply, by power iteration. Deterministic: A itself. Stochastic: every step
+    applies the Hessian of a fresh minibatch, and the series needs scale > λmax/2 for *each* of them (a minibatch
+    Hessian's λmax exceeds the full one's), so take the largest over CHECK_BATCHES sampled minibatches."""
+    if key is None:
+        return float(_power_iteration(lambda v: A(v, None), v0, iters))
+    keys = jax.random.split(jax.random.fold_in(key, 2**31 - 1), CHECK_BATCHES)   # not keys the run itself uses
+    return float(jnp.max(jax.vmap(lambda k: _power_iteration(lambda v: A(v, k), v0, iters))(keys)))
+
+
+def _scale_message(scale, lam_max, key):
+    what = ("λmax(A + damping·I)" if key is None else
+            f"the largest λmax over {CHECK_BATCHES} sampled minibatch Hessians (+ damping), a lower bound on the "
+            "largest the run will draw")
     return (
-        f"lissa diverges: scale={scale:g} is at or below λmax(A + damping·I)/2 ≈ {lam_max / 2:.4g}, so the Neumann "
-        f"series grows geometrically. Use scale > {lam_max / 2:.4g}; scale ≈ λmax = {lam_max:.4g} converges fastest "
-        "for the top of the spectrum."
+        f"lissa diverges: scale={scale:g} is at or below {what} / 2 ≈ {lam_max / 2:.4g}, so the Neumann series grows "
+        f"geometrically along that direction. Use scale > {lam_max / 2:.4g}"
+        + ("; scale ≈ λmax converges fastest for the top of the spectrum." if key is None else
+           "; leave a margin (say scale ≥ λmax of the sampled minibatches), since other minibatches can be sharper.")
     )

@@ -193,6 +193,25 @@ def test_stochastic_lissa_averages_repeats():
         C.lissa(lambda v: A @ v, b, scale=scale, depth=10, repeats=4)
 
 
+def test_stochastic_lissa_checks_the_scale_against_minibatch_hessians_not_the_full_one():
+    """Ten parts, three of them much sharper than their mean: a scale above the full λmax/2 but below the sharp
+    parts' diverges, and the check says so (it samples minibatch Hessians, not the full one)."""
+    rng = np.random.default_rng(6)
+    parts = np.stack([0.2 * np.eye(6)] * 7 + [np.diag([12.0, 1, 1, 1, 1, 1])] * 3)
+    b = jnp.asarray(rng.standard_normal(6))
+    full_max, sharp_max = np.linalg.eigvalsh(parts.mean(0)).max(), np.linalg.eigvalsh(parts).max()
+    scale = 0.5 * (full_max / 2 + sharp_max / 2)          # safe for the full Hessian, not for the sharp part
+    assert full_max / 2 < scale < sharp_max / 2
+    matvec = lambda v, key: jnp.asarray(parts)[jax.random.randint(key, (), 0, 10)] @ v
+    with pytest.raises(ValueError, match=r"minibatch Hessians") as err:
+        C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.PRNGKey(0))
+    assert f"{sharp_max / 2:.4g}" in str(err.value)       # it names the scale the sharp part needs
+    blown = C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.PRNGKey(0), check=False)
+    assert np.linalg.norm(blown) > 1e3 * np.linalg.norm(np.linalg.solve(parts.mean(0), b))
+    ok = C.lissa(matvec, b, scale=sharp_max, depth=300, key=jax.random.PRNGKey(0), repeats=4)
+    assert np.all(np.isfinite(np.asarray(ok)))
+
+
 def test_solvers_refuse_float32(float32_jax):
     A = np.eye(3)
     with pytest.raises(TypeError, match="float64"):

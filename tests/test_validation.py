@@ -1,0 +1,80 @@
+"""validation.py: the removal protocol, the correlations, and a leave-one-out check on a convex model."""
+import jax
+import numpy as np
+import pytest
+from scipy import stats
+
+from course_utils import data as D, influence as I, models as M, training as T, validation as V
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pearson_and_spearman_match_scipy(seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(30), rng.standard_normal(30)
+    b[:5] = a[:5]
+    a[10:14] = 0.5                                   # ties get their mean rank, as in scipy
+    assert np.isclose(V.pearson(a, b), stats.pearsonr(a, b)[0], rtol=1e-12)
+    assert np.isclose(V.spearman(a, b), stats.spearmanr(a, b)[0], rtol=1e-12)
+
+
+def test_correlations_reject_mismatched_input():
+    with pytest.raises(ValueError, match="same length"):
+        V.pearson(np.ones(4), np.ones(5))
+    with pytest.raises(ValueError, match="same length"):
+        V.spearman(np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_select_removals_takes_the_largest_magnitudes_then_random_others():
+    scores = np.array([0.1, -5.0, 0.2, 3.0, -0.3, 0.0, 4.0, 0.05])
+    idx, is_top = V.select_removals(scores, n_top=3, n_random=2, key=jax.random.key(0))
+    assert list(idx[:3]) == [1, 6, 3] and list(is_top) == [True] * 3 + [False] * 2
+    assert len(set(idx)) == 5 and not set(idx[3:]) & {1, 6, 3}
+    again, _ = V.select_removals(scores, n_top=3, n_random=2, key=jax.random.key(0))
+    assert np.array_equal(idx, again)                 # the key decides the random draw
+    with pytest.raises(ValueError, match="n_top"):
+        V.select_removals(scores, n_top=6, n_random=3, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="finite"):
+        V.select_removals(np.array([1.0, np.nan, 2.0]), n_top=1, n_random=1, key=jax.random.key(0))
+
+
+def test_loo_check_on_logistic_regression_agrees_and_reports_each_subset():
+    loss = M.example_loss(M.linear_apply, M.logistic_loss)
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    X, Y = ds.x_train[:100], ds.y_train[:100]
+    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-12)
+    test = (ds.x_test[0], ds.y_test[0])
+    scores = I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver="exact")
+    check = V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, n_top=10, n_random=8,
+                        key=jax.random.key(1), tol=1e-10)
+    assert check.indices.shape == (18,) and check.is_top.sum() == 10 and np.all(check.grad_norm <= 1e-9)
+    # the prediction is −score/n and the actual change comes from the retrained parameters
+    assert np.allclose(check.predicted, -np.asarray(scores)[check.indices] / 100)
+    refit = T.train_newton(loss, fit.params, X, Y, l2=0.01, tol=1e-12,
+                           weights=np.where(np.arange(100) == check.indices[0], 0.0, 1.0))
+    assert np.isclose(check.actual[0], loss(refit.params, *test) - loss(fit.params, *test), rtol=1e-8)
+    agree = check.agreement()
+    assert set(agree) == {"top", "random", "all"} and all(r > 0.99 for r, _ in agree.values())
+    assert "top" in check.report() and "Spearman" in check.report()
+    with pytest.raises(ValueError, match="one entry per training point"):
+        V.loo_check(loss, fit.params, (X, Y), test, scores[:50], l2=0.01, key=jax.random.key(1))
+
+
+def test_loo_scatter_labels_each_subset_with_its_correlations():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import plots
+
+    rng = np.random.default_rng(0)
+    actual = rng.standard_normal(12)
+    check = V.LOOCheck(np.arange(12), np.arange(12) < 8, actual + 0.01 * rng.standard_normal(12), actual, None,
+                       np.zeros(12))
+    fig, ax = plt.subplots()
+    plots.loo_scatter(ax, check, "title")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 2 and labels[0].startswith("8 largest") and labels[1].startswith("4 random")
+    assert f"r = {V.pearson(check.predicted[:8], actual[:8]):.3f}" in labels[0]
+    with pytest.raises(ValueError, match="shape"):
+        plots.loo_scatter(ax, check, predicted=np.zeros(3))
+    plt.close(fig)
