@@ -89,18 +89,30 @@ class LOOCheck(NamedTuple):
         return "\n".join(rows)
 
 
-def loo_check(loss_fn, params, train, test, scores, *, l2, n_top=50, n_random=25, key, **retrain_options):
+def loo_check(loss_fn, params, train, test, scores, *, l2, n_top=50, n_random=25, key=None, removals=None,
+              **retrain_options):
     """Retrain without the n_top highest-|score| points and n_random random others; see the module docstring.
 
     ``test = (x, y)`` is one test example and ``scores`` its I_up,loss for every training point (any estimator's).
-    ``retrain_options`` go to ``influence.leave_one_out`` (``method``, ``precondition``, ``tol``, ...).
+    ``removals = (indices, is_top)`` replaces the selection (say, the union of several estimators' top points,
+    chosen with ``select_removals``). ``retrain_options`` go to ``influence.leave_one_out`` (``method``,
+    ``precondition``, ``tol``, ...).
     """
     X, _ = train
     scores = np.asarray(scores)
     if scores.shape != (X.shape[0],):
         raise ValueError(f"loo_check: scores must have one entry per training point, shape ({X.shape[0]},); "
                          f"got {scores.shape}.")
-    indices, is_top = select_removals(scores, n_top=n_top, n_random=n_random, key=key)
+    if removals is None:
+        if key is None:
+            raise TypeError("loo_check: pass key= (it draws the random removals), or removals=(indices, is_top).")
+        indices, is_top = select_removals(scores, n_top=n_top, n_random=n_random, key=key)
+    else:
+        indices, is_top = (np.asarray(a) for a in removals)
+        if indices.shape != is_top.shape or indices.ndim != 1 or len(np.unique(indices)) != len(indices) \
+                or indices.min() < 0 or indices.max() >= X.shape[0]:
+            raise ValueError(f"loo_check: removals must be (indices, is_top) of equal length, with distinct indices "
+                             f"in 0..{X.shape[0] - 1}.")
     retrained, grad_norm = influence.leave_one_out(loss_fn, params, train, jnp.asarray(indices), l2=l2,
                                                    **retrain_options)
     x, y = test

@@ -78,3 +78,20 @@ def test_loo_scatter_labels_each_subset_with_its_correlations():
     with pytest.raises(ValueError, match="shape"):
         plots.loo_scatter(ax, check, predicted=np.zeros(3))
     plt.close(fig)
+
+
+def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
+    loss = M.example_loss(M.linear_apply, M.logistic_loss)
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    X, Y = ds.x_train[:60], ds.y_train[:60]
+    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-10)
+    test = (ds.x_test[0], ds.y_test[0])
+    scores = np.asarray(I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver="exact"))
+    chosen = (np.array([3, 7, 11, 20]), np.array([True, True, False, False]))
+    check = V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, removals=chosen)
+    assert np.array_equal(check.indices, chosen[0]) and np.allclose(check.predicted, -scores[chosen[0]] / 60)
+    for bad in ((np.array([3, 3]), np.array([True, False])), (np.array([1, 60]), np.array([True, False]))):
+        with pytest.raises(ValueError, match="distinct indices"):
+            V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, removals=bad)
+    with pytest.raises(TypeError, match="key="):
+        V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01)
