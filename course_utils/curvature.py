@@ -16,7 +16,7 @@ from ._checks import (NotPositiveDefiniteError, not_positive_definite, require_f
                       require_x64)
 
 __all__ = [
-    "hvp", "hessian_matrix", "gnvp", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
+    "hvp", "hessian_matrix", "gnvp", "gauss_newton_matrix", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
     "lanczos_tridiagonal", "ritz_values", "cg_solve", "lissa",
     "NotPositiveDefiniteError",
 ]
@@ -59,6 +59,15 @@ def gnvp(model_fn, out_loss, params, v):
     HJv = hvp(out_loss, outputs, Jv)
     _, vjp = jax.vjp(model_fn, params)
     return vjp(HJv)[0]
+
+
+def gauss_newton_matrix(model_fn, out_loss, params, *, batch_size=64):
+    """The explicit (p, p) Gauss-Newton matrix G = Jᵀ H_out J at ``params`` (arguments as for ``gnvp``), in
+    ``ravel_pytree`` order: p Gauss-Newton products with the unit vectors, ``batch_size`` at a time. Memory grows as
+    p²; positive semi-definite whenever ``out_loss`` is convex in the outputs."""
+    flat, unravel = ravel_pytree(params)
+    column = lambda e: ravel_pytree(gnvp(model_fn, out_loss, params, unravel(e)))[0]
+    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(batch_size, flat.size))
 
 
 # --- eigenvalues by power iteration --------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def test_gauss_newton_product_matches_explicit_and_is_psd():
     V = jnp.eye(flat.size)
     G_cols = jax.jit(jax.vmap(lambda v: ravel_pytree(C.gnvp(model_fn, out_loss, params, unravel(v)))[0]))(V)
     assert np.allclose(G_cols, G, atol=1e-12)
+    assert np.allclose(C.gauss_newton_matrix(model_fn, out_loss, params, batch_size=4), G, atol=1e-12)
     assert np.linalg.eigvalsh(G).min() > -1e-12
     # while the full Hessian of the same loss is indefinite
     full = jax.jit(lambda p: C.hessian_matrix(lambda q: out_loss(model_fn(q)), p))(params)
