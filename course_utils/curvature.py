@@ -97,13 +97,15 @@ def _lambda_min(A, v0, iters=300):
 
 
 def top_eigenvalue(matvec, like, *, iters=100, seed=0):
-    """Eigenvalue of largest magnitude of a symmetric operator (usually λmax of a Hessian).
+    """Eigenvalue of largest magnitude of a symmetric operator (usually λmax of a Hessian), by ``iters`` steps of
+    power iteration from a random start; returns the Rayleigh quotient as a JAX scalar.
 
-    ``like`` is any pytree shaped like the operator's input (e.g. the parameters).
+    ``like`` is any pytree shaped like the operator's input (e.g. the parameters). Traceable: it can run inside
+    ``jit`` or ``vmap`` (say, over the keys that pick a minibatch inside ``matvec``).
     """
     flat, unravel = ravel_pytree(like)
     v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
-    return float(_power_iteration(_flat_operator(matvec, unravel), v0, iters))
+    return _power_iteration(_flat_operator(matvec, unravel), v0, iters)
 
 
 def smallest_eigenvalue(matvec, like, *, iters=300, seed=0):

@@ -4,7 +4,8 @@ import numpy as np
 __all__ = ["loo_scatter"]
 
 
-def loo_scatter(ax, check, title=None, *, predicted=None, ylabel="predicted −I_up,loss / n"):
+def loo_scatter(ax, check, title=None, *, predicted=None, ylabel="predicted −I_up,loss / n",
+                xlabel="actual change of test loss (retrained without the point)"):
     """Predicted against actual leave-one-out change for a ``validation.LOOCheck``: the top-|score| removals and the
     random ones in two colours, each labelled with its Pearson r and Spearman ρ, and the diagonal.
 
@@ -22,6 +23,6 @@ def loo_scatter(ax, check, title=None, *, predicted=None, ylabel="predicted −I
             ax.scatter(check.actual[mask], pred[mask], s=14, label=label)
     lim = 1.1 * np.max(np.abs(np.concatenate([check.actual, pred])))
     ax.plot([-lim, lim], [-lim, lim], "k:", lw=0.8)
-    ax.set(xlabel="actual change of test loss (retrained without the point)", ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=8)
     return ax
