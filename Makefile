@@ -31,9 +31,10 @@ $(NODE_STAMP): slides/package-lock.json
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
-# student versions of every notebook (solutions stubbed out, outputs cleared) in build/student/
+# student versions of every notebook (solutions stubbed out, outputs cleared) in student/ (committed; a test fails
+# when they are stale, so run this after editing a notebook)
 student: $(STAMP)
-	$(PY) tools/make_student.py notebooks build/student
+	$(PY) tools/make_student.py notebooks student
 
 # one offline reveal.js deck per notebook in build/slides/
 slides: $(STAMP) $(NODE_STAMP)

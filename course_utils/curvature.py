@@ -17,7 +17,7 @@ from ._checks import (NotPositiveDefiniteError, not_positive_definite, require_f
 
 __all__ = [
     "hvp", "hessian_matrix", "gnvp", "gauss_newton_matrix", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
-    "lanczos_tridiagonal", "ritz_values", "cg_solve", "lissa",
+    "lanczos_tridiagonal", "ritz_values", "eigh_solve", "cg_solve", "lissa",
     "NotPositiveDefiniteError",
 ]
 
@@ -156,6 +156,21 @@ def lanczos(matvec, like, *, iters=60, seed=0):
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------
 
 
+def eigh_solve(evals, evecs, b, *, damping=0.0):
+    """(A + damping·I)⁻¹ b from an eigendecomposition A = V diag(evals) Vᵀ (``jnp.linalg.eigh``): rotate into the
+    eigenbasis, divide by λᵢ + damping, rotate back. One decomposition serves every damping and every right-hand
+    side; ``b`` is a vector (p,) or a matrix (p, m) of right-hand sides."""
+    if evecs.ndim != 2 or evecs.shape[0] != evecs.shape[1] or evals.shape != evecs.shape[:1]:
+        raise ValueError(f"eigh_solve: evals (p,) and evecs (p, p) from jnp.linalg.eigh; got shapes {evals.shape} and "
+                         f"{evecs.shape}.")
+    if b.shape[0] != evals.shape[0]:
+        raise ValueError(f"eigh_solve: b has {b.shape[0]} rows; the matrix is {evals.shape[0]} × {evals.shape[0]}.")
+    shifted = evals + damping
+    scale = shifted if b.ndim == 1 else shifted[:, None]
+    return evecs @ ((evecs.T @ b) / scale)
+
+
+
 def _check_solution(A, B, X, tol, where, damping=0.0):
     """Check solves of A x = b (rows of B, X): raise on negative curvature, warn if not converged.
 
@@ -214,13 +229,17 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     units as A (Koh & Liang's code uses units of ``scale``: their δ is our damping/scale).
 
     With ``key``, ``matvec`` is called as ``matvec(v, key)`` with a fresh key every step (minibatch HVPs: the
-    stochastic version), and ``repeats`` independent runs are averaged. The series then needs scale > λmax/2 for
-    *every* minibatch Hessian it draws, not only for the full one (a minibatch's λmax is larger).
+    stochastic version), and ``repeats`` independent runs are averaged. A step then contracts only if every
+    eigenvalue of that minibatch's Hessian + damping lies in (0, 2·scale): the scale must exceed λmax/2 of *every*
+    minibatch Hessian the run draws, not only of the full one (a minibatch is sharper), and a minibatch Hessian of a
+    network can be indefinite where the full one is not, which no scale fixes (the series may still converge on
+    average; nothing guarantees it).
 
     With ``check=True``, a scale that is too small or a system that is not positive definite raises, with the scale
     or damping that would converge. The scale check estimates λmax by power iteration: of A itself, or, in the
     stochastic version, the largest over ``CHECK_BATCHES`` sampled minibatch Hessians (a lower bound on the largest
-    the run will meet, so leave a margin). A run that still blows up is caught afterwards by its norm.
+    the run will meet, so leave a margin): a necessary condition, not a guarantee. A run that still blows up is
+    caught afterwards by its norm.
     """
     require_x64("lissa")
     require_float64(b, "b", "lissa")

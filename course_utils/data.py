@@ -96,6 +96,16 @@ def flip_labels(y, fraction, *, seed=0, n_classes=None):
     return noisy, flipped
 
 
+def project_8bit(x, x0, eps):
+    """The valid 8-bit image nearest to ``x`` within the L∞ ball of radius ``eps`` around ``x0``: clip to
+    [x0 − eps, x0 + eps] and to [0, 1], then round to the grid k/255. ``x0`` is itself an 8-bit image and ``eps`` a
+    multiple of 1/255, so the rounded result stays inside the ball. Traceable (works under jit and vmap)."""
+    import jax.numpy as jnp
+
+    inside = jnp.clip(jnp.clip(x, x0 - eps, x0 + eps), 0.0, 1.0)
+    return jnp.round(inside * 255) / 255
+
+
 # --- full MNIST: opt-in download ---------------------------------------------------------------------------------
 
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"

@@ -120,6 +120,17 @@ def smooth_hinge(t):
     return loss
 
 
+def bregman(out_loss):
+    """The Bregman divergence of a loss in the model's outputs: D(f, f_ref, y) = L(f, y) − L(f_ref, y) −
+    ∇L(f_ref, y)ᵀ(f − f_ref), for ONE example (``out_loss(f, y)`` as the losses above). It is ≥ 0 when the loss is
+    convex in f, zero at f = f_ref, and quadratic to second order; the proximal Bregman response function of
+    Bae et al. (2022) is built from it."""
+    def divergence(f, f_ref, y):
+        value_ref, slope = jax.value_and_grad(out_loss)(f_ref, y)
+        return out_loss(f, y) - value_ref - jnp.sum(slope * (f - f_ref))
+    return divergence
+
+
 def example_loss(apply_fn, out_loss):
     """loss_fn(params, x, y) = out_loss(apply_fn(params, x), y) for one example."""
     def loss_fn(params, x, y):

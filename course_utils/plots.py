@@ -5,18 +5,19 @@ __all__ = ["loo_scatter"]
 
 
 def loo_scatter(ax, check, title=None, *, predicted=None, ylabel="predicted −I_up,loss / n",
-                xlabel="actual change of test loss (retrained without the point)"):
+                xlabel="actual change of test loss (retrained without the point)", top_label="largest |influence|"):
     """Predicted against actual leave-one-out change for a ``validation.LOOCheck``: the top-|score| removals and the
     random ones in two colours, each labelled with its Pearson r and Spearman ρ, and the diagonal.
 
-    ``predicted`` overrides ``check.predicted`` (another estimator's prediction for the same removals).
+    ``predicted`` overrides ``check.predicted`` (another estimator's prediction for the same removals); a subset whose
+    values are all equal is labelled with r = nan.
     """
     pred = check.predicted if predicted is None else np.asarray(predicted)
     if pred.shape != check.actual.shape:
         raise ValueError(f"loo_scatter: predicted has shape {pred.shape}; the check has {check.actual.shape}.")
     from .validation import pearson, spearman
 
-    for mask, name in ((check.is_top, "largest |influence|"), (~check.is_top, "random")):
+    for mask, name in ((check.is_top, top_label), (~check.is_top, "random")):
         if mask.sum() >= 3:
             label = (f"{mask.sum()} {name}: r = {pearson(pred[mask], check.actual[mask]):.3f}, "
                      f"ρ = {spearman(pred[mask], check.actual[mask]):.3f}")

@@ -47,9 +47,13 @@ def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_
         # Newton direction H⁻¹g by conjugate gradient on Hessian-vector products (no p×p matrix is formed)
         hvp = lambda v: jax.jvp(grad, (w,), (v,))[1]
         direction = jax.scipy.sparse.linalg.cg(hvp, g, tol=1e-12, atol=0.0, maxiter=flat.size)[0]
-        # Halve the step until the objective decreases enough (Armijo); a full step is taken near the optimum.
+        # Halve the step until the objective decreases enough (Armijo); a full step is taken near the optimum. Near
+        # the optimum the decrease falls below the rounding error of R itself, so allow that much slack (else the
+        # search halves t to nothing and Newton stalls a few digits short of the tolerance).
+        R_w = R(w)
+        slack = 64 * jnp.finfo(flat.dtype).eps * jnp.abs(R_w)
         t = jax.lax.while_loop(
-            lambda t: (R(w - t * direction) > R(w) - 1e-4 * t * g @ direction) & (t > 1e-10),
+            lambda t: (R(w - t * direction) > R_w - 1e-4 * t * g @ direction + slack) & (t > 1e-10),
             lambda t: t / 2, 1.0)
         w = w - t * direction
         return w, grad(w), k + 1

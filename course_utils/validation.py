@@ -20,14 +20,16 @@ import numpy as np
 
 from . import influence
 
-__all__ = ["pearson", "spearman", "select_removals", "LOOCheck", "loo_check"]
+__all__ = ["pearson", "spearman", "select_removals", "union_removals", "LOOCheck", "loo_check"]
 
 
 def pearson(a, b):
-    """Pearson's correlation coefficient of two equally long 1-D arrays."""
+    """Pearson's correlation coefficient of two equally long 1-D arrays (nan if either is constant)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 3:
         raise ValueError(f"pearson needs two 1-D arrays of the same length ≥ 3; got shapes {a.shape} and {b.shape}.")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")                      # undefined when one side is constant (say, no change at all)
     return float(np.corrcoef(a, b)[0, 1])
 
 
@@ -61,6 +63,22 @@ def select_removals(scores, *, n_top, n_random, key):
     rest = np.setdiff1d(np.arange(len(scores)), top)
     drawn = np.asarray(jax.random.choice(key, rest, (n_random,), replace=False)) if n_random else np.array([], int)
     return np.concatenate([top, drawn]).astype(int), np.arange(n_top + n_random) < n_top
+
+
+def union_removals(score_sets, *, n_top, n_random, key):
+    """(indices, is_top) for ``loo_check(removals=...)`` when several estimators are compared on the same retrains:
+    the n_top largest |score| among the nonzero scores of EACH set, merged (so no estimator chooses the points it is
+    judged on), then n_random other points drawn without replacement with ``key``."""
+    score_sets = [np.asarray(s) for s in score_sets]
+    if not score_sets or any(s.shape != score_sets[0].shape or s.ndim != 1 for s in score_sets):
+        raise ValueError("union_removals: give one or more 1-D score arrays of the same length.")
+    tops = [select_removals(s, n_top=min(n_top, np.count_nonzero(s)), n_random=0, key=key)[0] for s in score_sets]
+    union = np.unique(np.concatenate(tops))
+    rest = np.setdiff1d(np.arange(len(score_sets[0])), union)
+    if n_random > len(rest):
+        raise ValueError(f"union_removals: n_random={n_random}, but only {len(rest)} points are left outside the union.")
+    drawn = np.asarray(jax.random.choice(key, rest, (n_random,), replace=False)) if n_random else np.array([], int)
+    return np.concatenate([union, drawn]).astype(int), np.arange(len(union) + n_random) < len(union)
 
 
 class LOOCheck(NamedTuple):

@@ -8,6 +8,7 @@ from conftest import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 make_student = load_script("tools/make_student.py")
+exercise_leaks = load_script("tools/exercise_leaks.py")
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -63,3 +64,57 @@ def test_unbalanced_markers_name_the_notebook_and_cell(source, message):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("intro"), nbformat.v4.new_code_cell(source)])
     with pytest.raises(make_student.MarkerError, match=rf"99_demo.ipynb, cell 1.*{message}"):
         make_student.student_version(nb, "99_demo.ipynb")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_published_student_copy_is_current(path):
+    """student/ is committed so the student badges point at files that exist; it must match `make student`."""
+    published = ROOT / "student" / path.name
+    assert published.exists(), f"student/{path.name} is missing: run `make student` and commit student/"
+    fresh = nbformat.writes(make_student.student_version(nbformat.read(path, as_version=4), path.name))
+    assert published.read_text().rstrip("\n") == fresh.rstrip("\n"), f"student/{path.name} is stale: run `make student`"
+
+
+def test_no_student_copy_without_its_notebook():
+    assert {p.name for p in (ROOT / "student").glob("*.ipynb")} == {p.name for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_exercise_answer_is_already_on_the_page(path):
+    """The lesson cells must not compute what an exercise asks for (same computation under other names included):
+    where a lesson needs it, it calls the library instead."""
+    found = exercise_leaks.leaks(nbformat.read(path, as_version=4))
+    assert not found, "\n".join(f"the solution in cell {s} is computed in cell {c}: {code}" for s, code, c in found)
+
+
+def _nb(lesson, solution):
+    cells = [nbformat.v4.new_code_cell(lesson),
+             nbformat.v4.new_code_cell(f"def answer(H, g, d):\n    ### BEGIN SOLUTION\n{solution}\n    ### END SOLUTION")]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+@pytest.mark.parametrize("lesson", [
+    "scores = -G @ (V @ ((V.T @ g) / (lam + delta)))",                                   # the same expression
+    "rotated = evecs.T @ g_test\nout = -G @ (evecs @ (rotated / (evals + d)))",           # other names, a temporary
+    "f = lambda d: -Gr @ (Q @ ((Q.T @ gt) / (ev + d)))",                                 # inside a lambda
+])
+def test_the_leak_detector_sees_through_names_and_temporaries(lesson):
+    solution = "    coords = evecs.T @ g\n    scaled = coords / (evals + d)\n    return -G @ (evecs @ scaled)"
+    assert len(exercise_leaks.leaks(_nb(lesson, solution))) == 1
+
+
+@pytest.mark.parametrize("lesson", [
+    "x = jax.jvp(f, (w,), (v,))",                        # using an API the exercise also uses is not an answer
+    "scores = -G @ curvature.eigh_solve(evals, evecs, g, damping=d)",   # the lesson calls the library
+    "y = jnp.linalg.norm(a - b) / jnp.linalg.norm(b)",
+])
+def test_the_leak_detector_ignores_api_use_and_library_calls(lesson):
+    solution = "    coords = evecs.T @ g\n    return -G @ (evecs @ (coords / (evals + d)))\n    _ = jax.jvp(f, (w,), (v,))"
+    assert exercise_leaks.leaks(_nb(lesson, solution)) == []
+
+
+def test_the_leak_detector_sees_an_einsum_and_a_local_function_call():
+    solution = "    return jnp.einsum('nkp,nkl,nlq->pq', J, Hout, J) / n"
+    assert exercise_leaks.leaks(_nb("G = jnp.einsum('nkp,nkl,nlq->pq', Jac, out, Jac)", solution))
+    newton = "    return w - jnp.linalg.solve(jax.hessian(R)(w), jax.grad(R)(w))"
+    assert exercise_leaks.leaks(_nb("w = w - jnp.linalg.solve(hess(w), grad(w))", newton))

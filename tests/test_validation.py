@@ -95,3 +95,23 @@ def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
             V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, removals=bad)
     with pytest.raises(TypeError, match="key="):
         V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01)
+
+
+def test_newton_retrains_reach_a_tight_tolerance():
+    """Near the optimum the Armijo decrease is below R's rounding error; Newton must not stall there."""
+    loss = M.example_loss(M.linear_apply, M.logistic_loss)
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    X, Y = ds.x_train[:100], ds.y_train[:100]
+    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-12)
+    _, norms = I.leave_one_out(loss, fit.params, (X, Y), np.arange(40), l2=0.01, tol=1e-12)
+    assert fit.grad_norm <= 1e-12 and float(np.max(norms)) <= 1e-12
+
+
+def test_union_removals_merges_each_estimators_top_points_then_draws_others():
+    a = np.array([5.0, 0, 0, 4, 0, 0, 0, 0, 0, 0.1])
+    b = np.array([0.0, 3, 0, 0, 0, 0, 0, 0, 2, 0])
+    idx, is_top = V.union_removals([a, b], n_top=2, n_random=3, key=jax.random.key(0))
+    assert set(idx[is_top]) == {0, 3, 1, 8} and len(idx) == 7 and len(set(idx)) == 7
+    with pytest.raises(ValueError, match="left outside"):
+        V.union_removals([a, b], n_top=2, n_random=7, key=jax.random.key(0))
+    assert np.isnan(V.pearson(np.ones(4), np.arange(4.0)))     # undefined, not a warning and a garbage number

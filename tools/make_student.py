@@ -1,4 +1,4 @@
-"""Write the student version of every notebook: make student  (→ build/student/).
+"""Write the student version of every notebook: make student  (→ student/, committed next to notebooks/).
 
 In the instructor notebooks, solutions sit inside code cells between nbgrader's markers
 
@@ -66,7 +66,7 @@ def student_version(nb, name):
     return nb
 
 
-def main(source_dir="notebooks", out_dir="build/student"):
+def main(source_dir="notebooks", out_dir="student"):
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(pathlib.Path(source_dir).glob("[0-9][0-9]_*.ipynb")):
