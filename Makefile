@@ -43,6 +43,7 @@ slides: $(STAMP) $(NODE_STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_influence_cnn.py
+	$(PY) benchmarks/bench_first_second_call.py
 
 clean:
 	rm -rf $(VENV) build

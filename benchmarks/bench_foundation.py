@@ -5,14 +5,14 @@
    and against a loop over a jit-compiled per-example gradient (the strongest loop one can write).
 2. Leave-one-out retraining with ``influence.leave_one_out`` (one compiled lax.map; optionally all retrains
    vmapped) against a Python loop of the same jit-compiled retrain: 50 points of L2-regularised logistic
-   regression (Newton) and 20 of the small CNN on 100 MNIST-subset images (L-BFGS). Goal: ≥ 5×. Vectorising pays when one retrain is too small to keep the cores busy; a retrain
-   that already saturates both cores gains nothing from vmap (see the closing note of the foundation issue).
+   regression (Newton) and 20 of the small CNN on 100 MNIST-subset images (L-BFGS). Goal: ≥ 5×. Vectorising pays
+   when one retrain is too small to keep the cores busy; a retrain that already saturates both cores gains nothing
+   from vmap (see the closing note of the foundation issue).
 
 Run:  make bench     (or .venv/bin/python benchmarks/bench_foundation.py [--quick])
 """
 import argparse
 import os
-import time
 
 import jax
 import jax.numpy as jnp
@@ -20,26 +20,27 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from course_utils import data as D, influence as I, models as M, training as T  # noqa: E402
+from course_utils import data as D, influence as I, models as M, timing, training as T  # noqa: E402
 
 
 def timed(fn, *args):
     """Seconds for one call (after a warm-up call that compiles)."""
-    jax.block_until_ready(fn(*args))
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - start
+    return timing.seconds(fn, *args, repeats=1)
 
 
 def per_example_gradients(n_train):
     ds = D.load_mnist_subset(n_train=n_train)
     X, Y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
-    params = M.cnn_init(jax.random.PRNGKey(0), 28, channels=(4, 4))
+    params = M.cnn_init(jax.random.key(0), 28, channels=(4, 4))
     vmapped = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))
     eager, compiled = jax.grad(loss), jax.jit(jax.grad(loss))
     loop = lambda g: (lambda p, X, Y: [g(p, X[i], Y[i]) for i in range(len(X))])
-    t_vmap, t_eager, t_jit = timed(vmapped, params, X, Y), timed(loop(eager), params, X, Y), timed(loop(compiled), params, X, Y)
+    t_vmap, t_eager, t_jit = (
+        timed(vmapped, params, X, Y),
+        timed(loop(eager), params, X, Y),
+        timed(loop(compiled), params, X, Y),
+    )
     G = vmapped(params, X, Y)
     assert all(np.allclose(G["dense"]["w"][i], compiled(params, X[i], Y[i])["dense"]["w"]) for i in (0, len(X) - 1))
     n_params = sum(a.size for a in jax.tree_util.tree_leaves(params))
@@ -50,11 +51,11 @@ def per_example_gradients(n_train):
 
 def loo(name, loss, params, X, Y, l2, method, n_points, vmapped=True, **opts):
     train = T.train_newton if method == "newton" else T.train_lbfgs
-    fit = train(loss, params, X, Y, l2=l2, **opts)
+    fit = train(loss, params, (X, Y), l2=l2, **opts)
     indices = np.arange(n_points)
     mapped = lambda b: (lambda: I.leave_one_out(loss, fit.params, (X, Y), indices, l2=l2, method=method,
-                                                batch_size=b, **opts))
-    trainer = jax.jit(lambda w: train(loss, fit.params, X, Y, l2=l2, weights=w, **opts))
+                                                models_per_batch=b, **opts))
+    trainer = jax.jit(lambda w: train(loss, fit.params, (X, Y), l2=l2, weights=w, **opts))
 
     def sequential():
         out = []
@@ -81,10 +82,10 @@ def leave_one_out_benchmark(n_points, n_cnn, n_points_cnn):
     ds = D.binary_subset(D.load_digits(), (1, 7))
     X, Y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
     loo(f"{n_points} points, logistic regression, 8x8 digits 1 vs 7 ({len(X)} images, 65 params, Newton)",
-        M.example_loss(M.linear_apply, M.logistic_loss), M.linear_init(None, 64), X, Y, 0.01, "newton", n_points)
+        M.example_loss(M.linear_apply, M.logistic_loss), M.linear_init(64), X, Y, 0.01, "newton", n_points)
     ds = D.load_mnist_subset(n_train=n_cnn)
     X, Y = jnp.asarray(ds.x_train), jnp.asarray(ds.y_train)
-    params = M.cnn_init(jax.random.PRNGKey(0), 28, channels=(4, 4))
+    params = M.cnn_init(jax.random.key(0), 28, channels=(4, 4))
     loo(f"{n_points_cnn} points, small CNN, MNIST subset ({len(X)} images, 2158 params, L-BFGS to 1e-6)",
         M.example_loss(M.cnn_apply, M.cross_entropy), params, X, Y, 0.01, "lbfgs", n_points_cnn, vmapped=False,
         tol=1e-6, max_steps=3000)

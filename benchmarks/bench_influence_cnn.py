@@ -43,11 +43,11 @@ def setup(n=500):
     ds = D.load_mnist_subset(side=8)
     X, Y = jnp.asarray(ds.x_train[:n]), jnp.asarray(ds.y_train[:n])
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
-    fit = T.train_lbfgs(loss, M.cnn_init(jax.random.PRNGKey(0), 8, channels=(8, 8)), X, Y, l2=L2, tol=1e-9,
+    fit = T.train_lbfgs(loss, M.cnn_init(jax.random.key(0), 8, channels=(8, 8)), (X, Y), l2=L2, tol=1e-9,
                         max_steps=20_000)
     w, unravel = ravel_pytree(fit.params)
     flat_loss = lambda w, x, y: loss(unravel(w), x, y)
-    risk = lambda w: T.empirical_risk(loss, unravel(w), X, Y, L2)
+    risk = lambda w: T.empirical_risk(loss, unravel(w), (X, Y), l2=L2)
     return ds, X, Y, loss, fit, w, unravel, flat_loss, risk
 
 
@@ -67,7 +67,9 @@ def main(n_tests, lissa_steps_timed, n_loo):
 
     # --- (a) the per-sample LiSSA loop (the ports' way): a Python loop over depth, one minibatch HVP per step
     print("[a] influence of all training points for each test image")
-    mb_hvp = jax.jit(lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), X[idx], Y[idx], L2), w, v) + DAMP * v)
+    mb_hvp = jax.jit(
+        lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w, v) + DAMP * v
+    )
     grad_one = jax.jit(jax.grad(flat_loss))
 
     def lissa_loop(x_t, y_t, depth, scale=40.0, batch=32, seed=0):
@@ -89,7 +91,9 @@ def main(n_tests, lissa_steps_timed, n_loo):
     t_grad_loop = time.perf_counter() - start
     t_lissa = (t_short - t_grad_loop) * 5000 / lissa_steps_timed + t_grad_loop
     # the same loop run op by op, as a PyTorch port runs it (eager): timed over 20 steps and 20 gradients
-    eager_hvp = lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), X[idx], Y[idx], L2), w, v) + DAMP * v
+    eager_hvp = lambda v, idx: (
+        C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w, v) + DAMP * v
+    )
     eager_grad = jax.grad(flat_loss)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
@@ -101,9 +105,12 @@ def main(n_tests, lissa_steps_timed, n_loo):
     jax.block_until_ready([eager_grad(w, X[i], Y[i]) for i in range(20)])
     t_eager = t_eager_step * 5000 + (time.perf_counter() - start) / 20 * n
     r_lissa = [np.corrcoef(lissa_loop(X_test[i], Y_test[i], 5000), reference[i])[0, 1] for i in range(3)]
-    print(f"    per-sample LiSSA loop (batch 32, depth 5000, scale 40): eager, as the ports run it, {t_eager:.0f} s/image "
-          f"(timed over 20 steps); each step compiled {t_lissa:.1f} s/image (timed over {lissa_steps_timed} steps); "
-          f"Pearson vs exact on 3 images {min(r_lissa):.3f}–{max(r_lissa):.3f}")
+    print(
+        f"    per-sample LiSSA loop (batch 32, depth 5000, scale 40): eager, as the ports run it, "
+        f"{t_eager:.0f} s/image "
+        f"(timed over 20 steps); each step compiled {t_lissa:.1f} s/image (timed over {lissa_steps_timed} steps); "
+        f"Pearson vs exact on 3 images {min(r_lissa):.3f}–{max(r_lissa):.3f}"
+    )
 
     chol = jax.jit(lambda H: jnp.linalg.cholesky(H))
     solve_chol = jax.jit(lambda L, G_test: -(G @ jax.scipy.linalg.cho_solve((L, True), G_test.T)).T)
@@ -122,7 +129,9 @@ def main(n_tests, lissa_steps_timed, n_loo):
     S_eig = np.asarray(solve_eig(G_test, DAMP))
 
     hvp = lambda v: C.hvp(risk, w, v) + DAMP * v
-    cg_all = jax.jit(lambda B: jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(hvp, b, tol=1e-8, atol=0.0, maxiter=3000)[0])(B))
+    cg_all = jax.jit(
+        lambda B: jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(hvp, b, tol=1e-8, atol=0.0, maxiter=3000)[0])(B)
+    )
     n_cg = min(10, n_tests)  # CG costs ~1 s per image at this conditioning (κ ≈ 3e4): time it on 10
     t_cg = seconds(lambda: -G @ cg_all(G_test[:n_cg]).T) / n_cg
     S_cg = np.asarray((-G @ cg_all(G_test[:n_cg]).T).T)
@@ -136,15 +145,24 @@ def main(n_tests, lissa_steps_timed, n_loo):
     per_gn = (t_gn + t_chol + t_all) / n_tests
 
     print(f"    explicit H: {t_H:.1f} s to form, Cholesky {t_chol * 1e3:.0f} ms, eigh {t_eigh * 1e3:.0f} ms")
-    rows = [("Cholesky of H + δI, reused", per_chol, worst_r(S_chol)),
-            ("eigendecomposition of H (any δ), reused", per_eig, worst_r(S_eig)),
-            (f"batched CG on HVPs (vmap over {n_cg} test images)", t_cg, min(np.corrcoef(S_cg[i], reference[i])[0, 1] for i in range(n_cg))),
-            ("Gauss-Newton + (λ+δ)I, Cholesky reused", per_gn, worst_r(S_gn))]
+    rows = [
+        ("Cholesky of H + δI, reused", per_chol, worst_r(S_chol)),
+        ("eigendecomposition of H (any δ), reused", per_eig, worst_r(S_eig)),
+        (
+            f"batched CG on HVPs (vmap over {n_cg} test images)",
+            t_cg,
+            min(np.corrcoef(S_cg[i], reference[i])[0, 1] for i in range(n_cg)),
+        ),
+        ("Gauss-Newton + (λ+δ)I, Cholesky reused", per_gn, worst_r(S_gn)),
+    ]
     for name, t, r in rows:
         print(f"    {name:<45} {t * 1e3:8.1f} ms/image  {t_eager / t:8.0f}x the eager loop  {t_lissa / t:6.0f}x the "
               f"compiled loop  worst Pearson vs exact {r:.4f}")
-    print(f"    (amortised: forming H, {t_H:.1f} s, is shared by the {n_tests} images; once formed, each further image "
-          f"costs {t_all / n_tests * 1e3:.2f} ms with the Cholesky factor: {t_lissa / (t_all / n_tests):.0f}x the compiled loop)")
+    print(
+        f"    (amortised: forming H, {t_H:.1f} s, is shared by the {n_tests} images; once formed, each further image "
+        f"costs {t_all / n_tests * 1e3:.2f} ms with the Cholesky factor: "
+        f"{t_lissa / (t_all / n_tests):.0f}x the compiled loop)"
+    )
     print(f"    goal: >= 100x at Pearson >= 0.99 -> Cholesky {t_eager / per_chol:.0f}x the eager loop "
           f"({t_lissa / per_chol:.0f}x the compiled one) at {worst_r(S_chol):.4f}")
 
@@ -155,19 +173,22 @@ def main(n_tests, lissa_steps_timed, n_loo):
     exact_self = -np.sum(np.asarray(G) * np.linalg.solve(H, np.asarray(G).T).T, axis=1)
     r_self = np.corrcoef(np.asarray(self_chol(L)), exact_self)[0, 1]
     t_self_cg = t_cg * n  # batched CG per training point, at the per-image cost measured in [a]
-    print(f"    Cholesky (H formed and factored once): {t_H + t_chol + t_self:.1f} s total, Pearson {r_self:.6f}; "
-          f"batched CG: ~{t_self_cg:.0f} s (estimated from [a]); per-sample LiSSA loop, one run per point: {t_lissa * n / 60:.0f} min compiled, "
-          f"{t_eager * n / 3600:.1f} h eager (estimated) -> {t_lissa * n / (t_H + t_chol + t_self):.0f}x / "
-          f"{t_eager * n / (t_H + t_chol + t_self):.0f}x")
+    print(
+        f"    Cholesky (H formed and factored once): {t_H + t_chol + t_self:.1f} s total, Pearson {r_self:.6f}; "
+        f"batched CG: ~{t_self_cg:.0f} s (estimated from [a]); per-sample LiSSA loop, one run per point: "
+        f"{t_lissa * n / 60:.0f} min compiled, "
+        f"{t_eager * n / 3600:.1f} h eager (estimated) -> {t_lissa * n / (t_H + t_chol + t_self):.0f}x / "
+        f"{t_eager * n / (t_H + t_chol + t_self):.0f}x"
+    )
 
     # --- (c) leave-one-out
     print(f"[c] leave-one-out, {n_loo} points warm-started to ‖∇R‖ ≤ 1e-9")
     idx = np.arange(n_loo)
     Lh = chol(jnp.asarray(H - DAMP * np.eye(p)))
-    mapped = lambda: I.leave_one_out(loss, fit.params, (X, Y), idx, l2=L2, method="lbfgs", precondition=Lh, tol=1e-9)
+    mapped = lambda: I.leave_one_out(loss, fit.params, (X, Y), idx, l2=L2, method="lbfgs", factor=Lh, tol=1e-9)
     t_map = seconds(mapped)
-    one = jax.jit(lambda wts, L: T.train_lbfgs(loss, fit.params, X, Y, l2=L2, weights=wts, tol=1e-9, factor=L))
-    plain = jax.jit(lambda wts: T.train_lbfgs(loss, fit.params, X, Y, l2=L2, weights=wts, tol=1e-9, max_steps=20_000))
+    one = jax.jit(lambda wts, L: T.train_lbfgs(loss, fit.params, (X, Y), l2=L2, weights=wts, tol=1e-9, factor=L))
+    plain = jax.jit(lambda wts: T.train_lbfgs(loss, fit.params, (X, Y), l2=L2, weights=wts, tol=1e-9, max_steps=20_000))
     weights = np.ones((n_loo, n))
     weights[idx, idx] = 0.0
     seq = lambda: [one(wt, Lh) for wt in weights]
@@ -176,9 +197,12 @@ def main(n_tests, lissa_steps_timed, n_loo):
     P, g = mapped()
     agree = float(np.max(np.abs(np.asarray(ravel_pytree(jax.tree_util.tree_map(lambda a: a[0], P))[0])
                                 - np.asarray(ravel_pytree(seq()[0].params)[0]))))
-    print(f"    leave_one_out (compiled lax.map, preconditioned): {t_map:.1f} s | Python loop of the same compiled retrain "
-          f"{t_seq:.1f} s ({t_seq / t_map:.1f}x) | plain warm-started L-BFGS {t_plain:.0f} s (from 3 points; "
-          f"{t_plain / t_map:.0f}x); max final ‖∇R‖ {float(jnp.max(g)):.1e}; |Δθ| map vs loop {agree:.1e}")
+    print(
+        f"    leave_one_out (compiled lax.map, preconditioned): {t_map:.1f} s | "
+        f"Python loop of the same compiled retrain "
+        f"{t_seq:.1f} s ({t_seq / t_map:.1f}x) | plain warm-started L-BFGS {t_plain:.0f} s (from 3 points; "
+        f"{t_plain / t_map:.0f}x); max final ‖∇R‖ {float(jnp.max(g)):.1e}; |Δθ| map vs loop {agree:.1e}"
+    )
 
 
 if __name__ == "__main__":

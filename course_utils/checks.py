@@ -13,7 +13,7 @@ from . import curvature, models
 
 def _random_mlp_problem(seed):
     """A small MLP with a scalar loss, random parameters and a random direction v (float64)."""
-    key = jax.random.PRNGKey(seed)
+    key = jax.random.key(seed)
     sizes = [3, 4, 2]
     params = models.mlp_init(key, sizes)
     X = jax.random.normal(jax.random.fold_in(key, 1), (6, 3))
@@ -40,8 +40,10 @@ def _flat_or_hint(result, like, what):
         raise AssertionError(f"{what} should return a pytree shaped like params; got {type(result).__name__}.") from err
     expected = ravel_pytree(like)[0]
     if flat.shape != expected.shape or jax.tree_util.tree_structure(result) != jax.tree_util.tree_structure(like):
-        raise AssertionError(f"{what} should return something shaped like params (a {jax.tree_util.tree_structure(like)}"
-                             f" with {expected.size} numbers); got {flat.size} numbers in {jax.tree_util.tree_structure(result)}.")
+        raise AssertionError(
+            f"{what} should return something shaped like params (a {jax.tree_util.tree_structure(like)}"
+            f" with {expected.size} numbers); got {flat.size} numbers in {jax.tree_util.tree_structure(result)}."
+        )
     return flat
 
 
@@ -56,7 +58,9 @@ def _compare(got, expected, what, hint_if_gradient=None):
     if np.allclose(got, ratio * expected, rtol=1e-6, atol=1e-10):
         raise AssertionError(f"{what}: your answer is {ratio:.3g} × the right one — look for a stray constant factor "
                              "(a ½, a 2, or a mean where a sum belongs).")
-    raise AssertionError(f"{what}: values differ from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    raise AssertionError(
+        f"{what}: values differ from the reference (max abs error {np.max(np.abs(got - expected)):.3g})."
+    )
 
 
 def check_hvp(hvp_fn, n_problems=3):
@@ -79,7 +83,7 @@ def check_gnvp_squared_error(gnvp_fn, n_problems=3):
     """Check ``gnvp_fn(model_fn, params, v)`` returns G·v = (1/n) Jᵀ J v for the mean squared-error loss."""
     for seed in range(n_problems):
         f, params, v = _random_mlp_problem(7000 + seed)
-        X = jax.random.normal(jax.random.PRNGKey(7100 + seed), (6, 3))
+        X = jax.random.normal(jax.random.key(7100 + seed), (6, 3))
         model_fn = lambda p: jax.vmap(lambda x: models.mlp_apply(p, x))(X)
         out_loss = lambda out: 0.5 * jnp.sum(out ** 2) / out.shape[0]   # G does not depend on the targets
         got = _flat_or_hint(gnvp_fn(model_fn, params, v), params, "gnvp_squared_error(model_fn, params, v)")
@@ -102,7 +106,9 @@ def check_power_iteration(power_fn, n_problems=3):
         v0 = jnp.asarray(rng.normal(size=12))
         got = power_fn(lambda v: A @ v, v0, 200)
         if got is not None and np.ndim(got) != 0:
-            raise AssertionError(f"power_iteration should return one number (the eigenvalue); got shape {np.shape(got)}.")
+            raise AssertionError(
+                f"power_iteration should return one number (the eigenvalue); got shape {np.shape(got)}."
+            )
         got = _number(got, "power_iteration")
         if np.isclose(got, top, rtol=1e-6):
             continue
@@ -112,7 +118,9 @@ def check_power_iteration(power_fn, n_problems=3):
         if not np.isfinite(got) or abs(got) > 1e6:
             raise AssertionError("power_iteration blew up: normalise v to unit length after every product.")
         raise AssertionError(f"power_iteration returned {got:.6g}; the dominant eigenvalue is {top:g}.")
-    print(f"Correct! Your power iteration finds the dominant eigenvalue (positive and negative) on {n_problems} matrices.")
+    print(
+        f"Correct! Your power iteration finds the dominant eigenvalue (positive and negative) on {n_problems} matrices."
+    )
 
 
 def check_conjugate_gradient(cg_fn, n_problems=3):
@@ -124,7 +132,9 @@ def check_conjugate_gradient(cg_fn, n_problems=3):
             expected = np.asarray(jax.scipy.sparse.linalg.cg(lambda v: A @ v, b, tol=0.0, atol=0.0, maxiter=iters)[0])
             got = np.asarray(cg_fn(lambda v: A @ v, b, iters))
             if got.shape != b.shape:
-                raise AssertionError(f"conjugate_gradient should return a vector shaped like b {b.shape}; got {got.shape}.")
+                raise AssertionError(
+                    f"conjugate_gradient should return a vector shaped like b {b.shape}; got {got.shape}."
+                )
             if np.allclose(got, expected, rtol=1e-7, atol=1e-9):
                 continue
             if np.allclose(got, b - A @ expected, rtol=1e-7, atol=1e-9):
@@ -162,7 +172,9 @@ def check_lissa_loop(lissa_fn, n_problems=3):
         if np.allclose(got, ref(damping, depth - 1), rtol=1e-8, atol=1e-10) or \
                 np.allclose(got, ref(damping, depth + 1), rtol=1e-8, atol=1e-10):
             raise AssertionError("lissa_loop is one step off: start from h = b and take exactly `depth` steps.")
-        raise AssertionError(f"lissa_loop differs from the reference (max abs error {np.max(np.abs(got - ref(damping))):.3g}).")
+        raise AssertionError(
+            f"lissa_loop differs from the reference (max abs error {np.max(np.abs(got - ref(damping))):.3g})."
+        )
     print(f"Correct! Your LiSSA loop matches the reference on {n_problems} problems.")
 
 
@@ -189,7 +201,9 @@ def check_self_influence(self_influence_fn, n_problems=3):
             raise AssertionError("self_influence has the wrong sign: I_up,loss(z, z) = −gᵀH⁻¹g ≤ 0.")
         if np.allclose(np.abs(got), np.einsum("ip,pq,iq->i", np.asarray(G), np.asarray(H), np.asarray(G)), rtol=1e-8):
             raise AssertionError("self_influence multiplied by H; it needs H⁻¹ (solve with H).")
-        raise AssertionError(f"self_influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+        raise AssertionError(
+            f"self_influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g})."
+        )
     print(f"Correct! Your self-influence matches the reference on {n_problems} random problems.")
 
 
@@ -201,9 +215,13 @@ def check_influence_from_eigh(influence_fn, n_problems=3):
         evals, evecs = np.linalg.eigh(H)
         G, g_test, damping = rng.normal(size=(8, 6)), rng.normal(size=6), 0.3
         expected = -G @ np.linalg.solve(H + damping * np.eye(6), g_test)
-        got = np.asarray(influence_fn(jnp.asarray(evals), jnp.asarray(evecs), jnp.asarray(G), jnp.asarray(g_test), damping))
+        got = np.asarray(
+            influence_fn(jnp.asarray(evals), jnp.asarray(evecs), jnp.asarray(G), jnp.asarray(g_test), damping)
+        )
         if got.shape != (8,):
-            raise AssertionError(f"influence should give one score per training point (row of G), shape (8,); got {got.shape}.")
+            raise AssertionError(
+                f"influence should give one score per training point (row of G), shape (8,); got {got.shape}."
+            )
         if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
             continue
         if np.allclose(got, -expected, rtol=1e-8, atol=1e-10):
@@ -211,8 +229,12 @@ def check_influence_from_eigh(influence_fn, n_problems=3):
         if np.allclose(got, -G @ np.linalg.solve(H, g_test), rtol=1e-8):
             raise AssertionError("The damping is missing: divide by (λᵢ + δ), not λᵢ.")
         if np.allclose(got, -G @ (g_test / (evals + damping)), rtol=1e-8):
-            raise AssertionError("Divide in the eigenbasis: rotate g_test in with Vᵀ, divide by λᵢ + δ, rotate back with V.")
-        raise AssertionError(f"influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+            raise AssertionError(
+                "Divide in the eigenbasis: rotate g_test in with Vᵀ, divide by λᵢ + δ, rotate back with V."
+            )
+        raise AssertionError(
+            f"influence differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g})."
+        )
     print(f"Correct! One eigendecomposition gives influence at any damping; matched on {n_problems} random problems.")
 
 
@@ -276,7 +298,7 @@ def check_input_gradients(input_grads_fn, n_problems=3):
     """Check ``input_grads_fn(loss, params, X, Y)`` returns ∇ₓ loss(params, xᵢ, yᵢ) for every example, shape (n, d)."""
     loss = models.example_loss(models.linear_apply, models.logistic_loss)
     for seed in range(n_problems):
-        key = jax.random.PRNGKey(11000 + seed)
+        key = jax.random.key(11000 + seed)
         n, d = 6 + seed, 5
         params = {"w": jax.random.normal(key, (d,)), "b": jnp.asarray(0.2)}
         X = jax.random.normal(jax.random.fold_in(key, 1), (n, d))
@@ -350,10 +372,14 @@ def check_gd_limit(gd_limit_fn, n_problems=3):
         if _close(got, w, rtol=1e-6, atol=1e-8):
             continue
         if _close(got, pinv @ y, rtol=1e-6, atol=1e-8):
-            raise AssertionError("That is the minimum-norm interpolant X⁺y, GD's limit from w₀ = 0. From another start, "
-                                 "the part of w₀ that the gradients X^T(·) never touch stays.")
+            raise AssertionError(
+                "That is the minimum-norm interpolant X⁺y, GD's limit from w₀ = 0. From another start, "
+                "the part of w₀ that the gradients X^T(·) never touch stays."
+            )
         if _close(got, w0 + pinv @ y, rtol=1e-6, atol=1e-8):
-            raise AssertionError("w₀ + X⁺y does not even interpolate: only w₀'s component in the null space of X survives.")
+            raise AssertionError(
+                "w₀ + X⁺y does not even interpolate: only w₀'s component in the null space of X survives."
+            )
         if _close(got, pinv @ y + pinv @ X @ w0, rtol=1e-6, atol=1e-8):
             raise AssertionError("X⁺X projects onto the row space, which GD does change: keep w₀'s null-space part, "
                                  "(I − X⁺X) w₀.")
@@ -433,7 +459,7 @@ def check_hutchinson_trace(trace_fn, n_probes=4000):
     the mean of zᵀAz over ``n_probes`` random ±1 vectors z drawn with ``key``."""
     rng = np.random.default_rng(16000)
     D = jnp.asarray(rng.uniform(0.5, 3.0, size=20))
-    got = _number(trace_fn(lambda v: D * v, 20, jax.random.PRNGKey(1), 3), "trace_fn")
+    got = _number(trace_fn(lambda v: D * v, 20, jax.random.key(1), 3), "trace_fn")
     if np.isclose(got, float(D.sum()) * 3, rtol=1e-9):
         raise AssertionError("That is 3 × the trace with 3 probes: average zᵀAz over the probes, don't sum.")
     if np.isclose(got, float(D.sum()) / 20, rtol=1e-9):
@@ -443,11 +469,11 @@ def check_hutchinson_trace(trace_fn, n_probes=4000):
                              f"got {got:.6g} for trace {float(D.sum()):.6g}. Gaussian probes would only be close.")
     Q, _ = np.linalg.qr(rng.normal(size=(30, 30)))
     A = jnp.asarray((Q * rng.uniform(0.1, 2.0, 30)) @ Q.T)
-    est = [float(trace_fn(lambda v: A @ v, 30, jax.random.PRNGKey(k), n_probes)) for k in (2, 3)]
+    est = [float(trace_fn(lambda v: A @ v, 30, jax.random.key(k), n_probes)) for k in (2, 3)]
     sd = float(np.sqrt(2 * (np.sum(np.asarray(A) ** 2) - np.sum(np.diag(np.asarray(A)) ** 2)) / n_probes))
     if est[0] == est[1]:
         raise AssertionError("Two different keys gave the same estimate: draw the probes with the key you are given.")
-    if float(trace_fn(lambda v: A @ v, 30, jax.random.PRNGKey(2), n_probes)) != est[0]:
+    if float(trace_fn(lambda v: A @ v, 30, jax.random.key(2), n_probes)) != est[0]:
         raise AssertionError("The same key gave different estimates: draw every probe from the key, not from NumPy's "
                              "global random state.")
     for e in est:
@@ -465,9 +491,9 @@ def check_newton_loo(newton_loo_fn, n_problems=3):
     loss = lambda th, x, y: models.logistic_loss(th @ x, y)
     for seed in range(n_problems):
         _, X, Y, _, _, l2 = _random_binary_logistic(17000 + seed)
-        theta = training.train_newton(loss, jnp.zeros(X.shape[1]), X, Y, l2=l2, tol=1e-12).params
+        theta = training.train_newton(loss, jnp.zeros(X.shape[1]), (X, Y), l2=l2, tol=1e-12).params
         n, i = len(Y), 3 + seed
-        R_without = lambda th: training.empirical_risk(loss, th, X, Y, l2, jnp.ones(n).at[i].set(0.0))
+        R_without = lambda th: training.empirical_risk(loss, th, (X, Y), l2=l2, weights=jnp.ones(n).at[i].set(0.0))
         g_i = np.asarray(jax.grad(loss)(theta, X[i], Y[i]))
         # one Newton step from θ̂, where ∇R(θ̂) = 0, so ∇R_without(θ̂) = −∇L(zᵢ)/n
         expected = np.linalg.solve(np.asarray(jax.hessian(R_without)(theta)), g_i / n)
@@ -476,11 +502,13 @@ def check_newton_loo(newton_loo_fn, n_problems=3):
             raise AssertionError(f"Return the parameter change, shaped like theta {theta.shape}; got {got.shape}.")
         if _close(got, expected):
             continue
-        R = lambda th: training.empirical_risk(loss, th, X, Y, l2)
+        R = lambda th: training.empirical_risk(loss, th, (X, Y), l2=l2)
         influence_change = np.linalg.solve(np.asarray(jax.hessian(R)(theta)), g_i) / n
         if _close(got, influence_change):
-            raise AssertionError("That is the influence prediction −(1/n)·I_up,params, with the full Hessian. One Newton "
-                                 "step on the new objective uses ITS Hessian: H − (1/n)∇²L(zᵢ).")
+            raise AssertionError(
+                "That is the influence prediction −(1/n)·I_up,params, with the full Hessian. One Newton "
+                "step on the new objective uses ITS Hessian: H − (1/n)∇²L(zᵢ)."
+            )
         if _close(got, -expected):
             raise AssertionError("The sign is flipped: removing a point moves θ̂ towards fitting the others, "
                                  "Δθ = +(H − Hᵢ/n)⁻¹ ∇L(zᵢ)/n.")
@@ -507,10 +535,14 @@ def check_label_margin(margin_fn, n_problems=3):
         if _close(got, expected):
             continue
         if _close(got, -expected):
-            raise AssertionError("The sign is flipped: the score should be large when the model disagrees with the label.")
+            raise AssertionError(
+                "The sign is flipped: the score should be large when the model disagrees with the label."
+            )
         if _close(got, logits.max(1) - own):
-            raise AssertionError("The maximum must exclude the given label (otherwise the score is 0 whenever the model "
-                                 "agrees): take the largest logit over the OTHER classes.")
+            raise AssertionError(
+                "The maximum must exclude the given label (otherwise the score is 0 whenever the model "
+                "agrees): take the largest logit over the OTHER classes."
+            )
         probs = np.exp(logits - logits.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
         p_others = np.where(np.arange(k)[None] == y[:, None], -np.inf, probs)

@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ._checks import (NotPositiveDefiniteError, not_positive_definite, require_float64, require_same_structure,
-                      require_x64)
+from ._validate import (NotPositiveDefiniteError, not_positive_definite, require_finite, require_float64,
+                        require_nonnegative, require_positive, require_same_structure, require_x64)
 
 __all__ = [
     "hvp", "hessian_matrix", "gnvp", "gauss_newton_matrix", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
-    "lanczos_tridiagonal", "ritz_values", "eigh_solve", "cg_solve", "lissa",
+    "lanczos_tridiagonal", "ritz_values", "eigh_solve", "cg_solve", "check_cg_problem", "lissa",
     "NotPositiveDefiniteError",
 ]
 
@@ -35,15 +35,16 @@ def hvp(f, params, v):
     return jax.jvp(jax.grad(f), (params,), (v,))[1]
 
 
-def hessian_matrix(f, params, *, batch_size=64):
+def hessian_matrix(f, params, *, columns_per_batch=64):
     """The explicit (p, p) Hessian of scalar ``f`` at ``params``, in ``ravel_pytree`` order. Memory grows as p².
 
-    Built column by column as p Hessian-vector products with the unit vectors, ``batch_size`` at a time
-    (the same numbers as ``jax.hessian``, with less memory and usually less time for networks).
+    Built column by column as p Hessian-vector products with the unit vectors, ``columns_per_batch`` at a time
+    (the same numbers as ``jax.hessian``, with less memory and usually less time for networks). Traceable: wrap
+    the call in ``jax.jit`` to compile it.
     """
     flat, unravel = ravel_pytree(params)
     column = lambda e: jax.jvp(jax.grad(lambda w: f(unravel(w))), (flat,), (e,))[1]
-    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(batch_size, flat.size))
+    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(columns_per_batch, flat.size))
 
 
 def gnvp(model_fn, out_loss, params, v):
@@ -61,13 +62,13 @@ def gnvp(model_fn, out_loss, params, v):
     return vjp(HJv)[0]
 
 
-def gauss_newton_matrix(model_fn, out_loss, params, *, batch_size=64):
+def gauss_newton_matrix(model_fn, out_loss, params, *, columns_per_batch=64):
     """The explicit (p, p) Gauss-Newton matrix G = Jᵀ H_out J at ``params`` (arguments as for ``gnvp``), in
-    ``ravel_pytree`` order: p Gauss-Newton products with the unit vectors, ``batch_size`` at a time. Memory grows as
-    p²; positive semi-definite whenever ``out_loss`` is convex in the outputs."""
+    ``ravel_pytree`` order: p Gauss-Newton products with the unit vectors, ``columns_per_batch`` at a time. Memory
+    grows as p²; positive semi-definite whenever ``out_loss`` is convex in the outputs."""
     flat, unravel = ravel_pytree(params)
     column = lambda e: ravel_pytree(gnvp(model_fn, out_loss, params, unravel(e)))[0]
-    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(batch_size, flat.size))
+    return jax.lax.map(column, jnp.eye(flat.size, dtype=flat.dtype), batch_size=min(columns_per_batch, flat.size))
 
 
 # --- eigenvalues by power iteration --------------------------------------------------------------------------
@@ -88,56 +89,65 @@ def _power_iteration(A, v0, iters):
     return jnp.vdot(v, A(v))
 
 
-def _lambda_min(A, v0, iters=300):
-    """λmin of a symmetric flat operator: the dominant eigenvalue of A − λtop·I is λmin − λtop."""
-    top = float(_power_iteration(A, v0, iters))
-    if top < 0:
-        return top
-    return top + float(_power_iteration(lambda v: A(v) - top * v, v0, iters))
+def _start(key, flat):
+    """A random unit-variance start vector (the default key is fixed, so results are reproducible)."""
+    return jax.random.normal(jax.random.key(0) if key is None else key, flat.shape, flat.dtype)
 
 
-def top_eigenvalue(matvec, like, *, iters=100, seed=0):
+def top_eigenvalue(matvec, like, *, iters=100, key=None):
     """Eigenvalue of largest magnitude of a symmetric operator (usually λmax of a Hessian), by ``iters`` steps of
-    power iteration from a random start; returns the Rayleigh quotient as a JAX scalar.
+    power iteration from a random start (drawn with ``key``); returns the Rayleigh quotient as a JAX scalar.
 
     ``like`` is any pytree shaped like the operator's input (e.g. the parameters). Traceable: it can run inside
     ``jit`` or ``vmap`` (say, over the keys that pick a minibatch inside ``matvec``).
     """
     flat, unravel = ravel_pytree(like)
-    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
-    return _power_iteration(_flat_operator(matvec, unravel), v0, iters)
+    return _power_iteration(_flat_operator(matvec, unravel), _start(key, flat), iters)
 
 
-def smallest_eigenvalue(matvec, like, *, iters=300, seed=0):
-    """Estimate of λmin of a symmetric operator by power iteration on A − λtop·I. Approximate (a few digits when
-    the bottom of the spectrum is clustered); used to diagnose negative curvature and suggest a damping."""
-    flat, unravel = ravel_pytree(like)
-    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
-    return _lambda_min(_flat_operator(matvec, unravel), v0, iters)
+def smallest_eigenvalue(matvec, like, *, iters=60, key=None):
+    """λmin of a symmetric operator, estimated by ``iters`` Lanczos steps: the smallest Ritz value, which is never
+    below λmin (so a negative value proves negative curvature) and converges to it from above. Used to diagnose
+    negative curvature and suggest a damping."""
+    return lanczos(matvec, like, iters=iters, key=key)[0]
 
 
-def lanczos_tridiagonal(matvec, like, *, iters=60, seed=0):
+def _lambda_min(A, v0, iters=60):
+    """λmin of a symmetric flat operator by Lanczos (for the solvers' checks): the smallest Ritz value."""
+    return float(ritz_values(*_lanczos_flat(A, v0, min(iters, v0.size)))[0])
+
+
+def lanczos_tridiagonal(matvec, like, *, iters=60, key=None):
     """``iters`` Lanczos steps on symmetric A: the diagonal α and off-diagonal β of T = VᵀAV (tridiagonal).
 
-    V is an orthonormal basis of the Krylov space {v, Av, A²v, ...}, kept in full (memory iters × p) and
-    reorthogonalised at every step. The leading k × k block of T is what k steps would give.
+    V is an orthonormal basis of the Krylov space {v, Av, A²v, ...} from a random start v (drawn with ``key``),
+    kept in full (memory iters × p) and reorthogonalised at every step. The leading k × k block of T is what k
+    steps would give.
     """
     flat, unravel = ravel_pytree(like)
-    A = _flat_operator(matvec, unravel)
-    iters = min(iters, flat.size)
-    v0 = jax.random.normal(jax.random.PRNGKey(seed), flat.shape, flat.dtype)
-    V = jnp.zeros((iters + 1, flat.size), flat.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+    return _lanczos_flat(_flat_operator(matvec, unravel), _start(key, flat), min(iters, flat.size))
+
+
+def _lanczos_flat(A, v0, iters):
+    """Lanczos with full reorthogonalisation. When the Krylov space closes (the new vector vanishes: an invariant
+    subspace was found, e.g. at once for a multiple of the identity), it restarts from a fresh random vector
+    orthogonal to the basis, with β = 0 there: T is then block diagonal and every Ritz value is still an eigenvalue
+    estimate of A (without the restart, the empty steps would add spurious zero Ritz values)."""
+    V = jnp.zeros((iters + 1, v0.size), v0.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+    orthogonalise = lambda V, w: (lambda w: w - V.T @ (V @ w))(w - V.T @ (V @ w))   # twice, for stability
 
     def step(j, state):
         V, alpha, beta = state
-        w = A(V[j])
-        alpha = alpha.at[j].set(w @ V[j])
-        for _ in range(2):  # Gram-Schmidt against every basis vector so far, twice for stability
-            w = w - V.T @ (V @ w)
-        beta = beta.at[j].set(jnp.linalg.norm(w))
-        return V.at[j + 1].set(w / jnp.where(beta[j] > 0, beta[j], 1.0)), alpha, beta
+        Av = A(V[j])
+        alpha = alpha.at[j].set(Av @ V[j])
+        w = orthogonalise(V, Av)
+        norm = jnp.linalg.norm(w)
+        closed = norm <= 1e-10 * jnp.maximum(jnp.linalg.norm(Av), 1e-300)
+        fresh = orthogonalise(V, jax.random.normal(jax.random.fold_in(jax.random.key(7), j), w.shape, w.dtype))
+        nxt = jnp.where(closed, fresh / jnp.linalg.norm(fresh), w / jnp.where(norm > 0, norm, 1.0))
+        return V.at[j + 1].set(nxt), alpha, beta.at[j].set(jnp.where(closed, 0.0, norm))
 
-    zeros = jnp.zeros(iters, flat.dtype)
+    zeros = jnp.zeros(iters, v0.dtype)
     _, alpha, beta = jax.lax.fori_loop(0, iters, step, (V, zeros, zeros))
     return alpha, beta[:-1]
 
@@ -147,10 +157,10 @@ def ritz_values(alpha, beta):
     return jnp.linalg.eigvalsh(jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1))
 
 
-def lanczos(matvec, like, *, iters=60, seed=0):
+def lanczos(matvec, like, *, iters=60, key=None):
     """Ritz values (ascending) after ``iters`` Lanczos steps: the extreme ones converge to the extreme
     eigenvalues of A (top and bottom) long before iters reaches p."""
-    return ritz_values(*lanczos_tridiagonal(matvec, like, iters=iters, seed=seed))
+    return ritz_values(*lanczos_tridiagonal(matvec, like, iters=iters, key=key))
 
 
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------
@@ -169,6 +179,41 @@ def eigh_solve(evals, evecs, b, *, damping=0.0):
     scale = shifted if b.ndim == 1 else shifted[:, None]
     return evecs @ ((evecs.T @ b) / scale)
 
+
+
+def _require_concrete(where, *trees):
+    """The checks look at values; inside jit/vmap there are none yet."""
+    if any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree)):
+        raise TypeError(f"{where} was called inside jax.jit/vmap with check=True; its checks need concrete values. "
+                        "Pass check=False inside a transformation (and check outside it).")
+
+
+def _symmetry_gap(A, like):
+    """|uᵀAv − vᵀAu| relative to the sizes involved, for two random u, v: zero (to rounding) iff A is symmetric on
+    them. Two products: a cheap test before CG, which assumes symmetry and returns garbage without it."""
+    u, v = jax.random.normal(jax.random.key(1), (2,) + like.shape, like.dtype)
+    Au, Av = A(u), A(v)
+    scale = jnp.linalg.norm(u) * jnp.linalg.norm(Av) + jnp.linalg.norm(v) * jnp.linalg.norm(Au)
+    return float(jnp.abs(u @ Av - v @ Au) / jnp.where(scale > 0, scale, 1.0))
+
+
+def check_cg_problem(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, where="cg_solve"):
+    """The checks ``cg_solve`` runs before solving (a separate step, so a caller inside ``jit`` can run them once,
+    outside): float64 and finite b, damping ≥ 0, tol ≥ 0, maxiter ≥ 1, and a symmetric operator."""
+    _require_concrete(where, b, damping)
+    require_x64(where)
+    require_float64(b, "b", where)
+    require_finite(b, "b", where)
+    require_nonnegative(damping, "damping", where)
+    require_nonnegative(tol, "tol", where)
+    if maxiter is not None:
+        require_positive(maxiter, "maxiter", where, integer=True)
+    b_flat, unravel = ravel_pytree(b)
+    gap = _symmetry_gap(_flat_operator(matvec, unravel, damping), b_flat)
+    if not gap <= 1e-8:
+        raise ValueError(f"{where}: the operator is not symmetric (uᵀAv − vᵀAu is {gap:.1e} of their size for random "
+                         "u, v), and conjugate gradient needs a symmetric positive-definite A. Check the matvec; for a "
+                         "non-symmetric system use jax.scipy.sparse.linalg.gmres.")
 
 
 def _check_solution(A, B, X, tol, where, damping=0.0):
@@ -197,12 +242,13 @@ def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, check=True):
     """Solve (A + damping·I) x = b by conjugate gradient, for symmetric positive-definite A.
 
     ``matvec(v)`` returns A·v; ``b`` is an array or a pytree (the result has the same shape). The iteration is
-    ``jax.scipy.sparse.linalg.cg`` (relative tolerance ``tol``). With ``check=True`` the answer is verified: a
-    non-positive-definite system raises ``NotPositiveDefiniteError`` naming a damping that fixes it, and a solve
-    that stops before ``tol`` warns.
+    ``jax.scipy.sparse.linalg.cg`` (relative tolerance ``tol``). With ``check=True`` the problem is checked first
+    (``check_cg_problem``) and the answer afterwards: a non-positive-definite system raises
+    ``NotPositiveDefiniteError`` naming a damping that fixes it, and a solve that stops before ``tol`` warns. With
+    ``check=False`` it is a plain traceable function (call it inside ``jit``; ``maxiter`` may then be traced).
     """
-    require_x64("cg_solve")
-    require_float64(b, "b", "cg_solve")
+    if check:
+        check_cg_problem(matvec, b, damping=damping, tol=tol, maxiter=maxiter)
     b_flat, unravel = ravel_pytree(b)
     A = _flat_operator(matvec, unravel, damping)
     x, _ = jax.scipy.sparse.linalg.cg(A, b_flat, tol=tol, atol=0.0, maxiter=maxiter)
@@ -241,14 +287,20 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     the run will meet, so leave a margin): a necessary condition, not a guarantee. A run that still blows up is
     caught afterwards by its norm.
     """
-    require_x64("lissa")
-    require_float64(b, "b", "lissa")
     if repeats > 1 and key is None:
         raise ValueError("lissa: repeats > 1 averages independent stochastic runs; pass key= (and a matvec(v, key)).")
     b_flat, unravel = ravel_pytree(b)
     call = (lambda v, k: matvec(v, k)) if key is not None else (lambda v, k: matvec(v))
     A = lambda v, k: ravel_pytree(call(unravel(v), k))[0] + damping * v
     if check:
+        _require_concrete("lissa", b, damping, scale, depth)
+        require_x64("lissa")
+        require_float64(b, "b", "lissa")
+        require_finite(b, "b", "lissa")
+        require_nonnegative(damping, "damping", "lissa")
+        require_positive(scale, "scale", "lissa")
+        require_positive(depth, "depth", "lissa", integer=True)
+        require_positive(repeats, "repeats", "lissa", integer=True)
         lam_max = _largest_curvature(A, b_flat + 1e-3, key)
         if scale <= lam_max / 2:
             raise ValueError(_scale_message(scale, lam_max, key))
@@ -265,7 +317,7 @@ def lissa(matvec, b, *, damping=0.0, scale, depth, repeats=1, key=None, check=Tr
     return unravel(h)
 
 
-CHECK_BATCHES = 32  # minibatch Hessians sampled by lissa's scale check in the stochastic version
+CHECK_BATCHES = 64  # minibatch Hessians sampled by lissa's scale check in the stochastic version
 
 
 def _largest_curvature(A, v0, key, iters=100):

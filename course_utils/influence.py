@@ -13,219 +13,494 @@ I_up,loss < 0: z is HELPFUL. Removing z is up-weighting it by ε = −1/n, so th
 when z is left out is −(1/n)·I_up,loss(z, z_test). ``leave_one_out`` retrains with exactly the objective for which
 that prediction is first-order exact: (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖².
 
-``loss_fn(params, x, y)`` is the loss of ONE example, without the L2 term (that is ``l2``). ``train = (X, Y)`` with
-a leading axis of n examples. ``solver`` is "exact" (explicit Hessian, for p up to a few thousand), "cg"
-(conjugate gradient on Hessian-vector products) or "lissa" (the Neumann series; needs ``scale`` and ``depth``,
-optionally ``repeats``, ``batch_size`` for minibatch HVPs, and ``seed``). Every solver checks for negative curvature
-and says which damping removes it (``check=False`` skips the check). Everything needs float64.
+Calling convention
+------------------
+``loss_fn(params, x, y)`` is the loss of ONE example, without the L2 term (that is ``l2``); ``train = (X, Y)`` with a
+leading axis of n examples; every option is a keyword. How to solve with H + damping·I is a solver object:
+
+    Exact()                                   explicit Hessian + Cholesky (p up to a few thousand); the factor is
+                                              kept per model, so a later call with new test points reuses it
+    CG(tol=1e-10, maxiter=None)               conjugate gradient on Hessian-vector products
+    LiSSA(scale=, depth=, repeats=1, minibatch=None)
+                                              the Neumann series; ``minibatch=k`` uses the Hessian of k random
+                                              training points per step (the stochastic version; pass ``key=``)
+
+The numerical path is compiled once per (loss_fn, shapes, solver) and reused by every later call. ``check=True`` (the
+default) checks the inputs first (float64, finite, shapes, indices, hyperparameters in their domain) and the answer
+afterwards (negative curvature, divergence), with messages that say what to change; it needs concrete values.
+``check=False`` skips both and makes every function traceable (callable inside ``jax.jit`` / ``vmap``).
+``factorize`` factors H + damping·I once and answers any number of queries from the factor.
 """
 import functools
-from typing import Any, Callable, NamedTuple
+import hashlib
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import curvature, training
-from ._checks import not_positive_definite, require_float64, require_x64
-from .curvature import _check_solution, _lambda_min, lissa
+from ._validate import (not_positive_definite, require_finite, require_float64, require_indices, require_nonnegative,
+                        require_positive, require_training_set, require_x64)
 
 __all__ = [
-    "influence_up_loss", "influence_up_params", "influence_pert_loss", "self_influence", "leave_one_out",
-    "per_example_grads", "inverse_hvp",
+    "Exact", "CG", "LiSSA", "influence_up_loss", "influence_up_params", "influence_pert_loss", "self_influence",
+    "inverse_hvp", "factorize", "Factorization", "leave_one_out", "per_example_grads", "flat_grads",
+    "minibatch_hvp", "hessian",
 ]
 
 
-class _Problem(NamedTuple):
-    w: jax.Array          # flat parameters θ̂
-    unravel: Callable
-    loss: Callable        # loss(w, x, y) on flat parameters
-    X: Any
-    Y: Any
-    l2: float
-
-    def risk(self, w):
-        return training.empirical_risk(self.loss, w, self.X, self.Y, self.l2)
-
-    def grads(self, X, Y):
-        """Per-example gradients ∇θL(z, θ̂), shape (len(X), p)."""
-        return jax.vmap(jax.grad(self.loss), (None, 0, 0))(self.w, X, Y)
+class Exact(NamedTuple):
+    """Form H explicitly (p Hessian-vector products) and solve by its Cholesky factor: exact, for p up to a few
+    thousand. Memory p², time ~p HVPs to form it, then each query costs two triangular solves."""
 
 
-def _problem(loss_fn, params, train, l2, where):
-    require_x64(where)
-    X, Y = train
-    require_float64(params, "params", where)
-    require_float64(X, "train X", where)
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"{where}: train X has {X.shape[0]} examples but train Y has {Y.shape[0]}.")
+class CG(NamedTuple):
+    """Conjugate gradient on Hessian-vector products, to relative residual ``tol`` (at most ``maxiter`` steps)."""
+    tol: float = 1e-10
+    maxiter: Optional[int] = None
+
+
+class LiSSA(NamedTuple):
+    """The truncated Neumann series (``curvature.lissa``): ``depth`` steps at ``scale`` (> λmax/2), averaged over
+    ``repeats`` runs; ``minibatch=k`` uses the Hessian of k random training points per step (needs ``key=``)."""
+    scale: float
+    depth: int
+    repeats: int = 1
+    minibatch: Optional[int] = None
+
+
+# --- building blocks (compiled once per loss function and shapes) ----------------------------------------------
+
+
+def per_example_grads(loss_fn, params, data):
+    """∇θ loss_fn(params, xᵢ, yᵢ) for every example of ``data = (X, Y)``, stacked like params with a leading axis n."""
+    X, Y = data
+    return jax.vmap(jax.grad(loss_fn), in_axes=(None, 0, 0))(params, X, Y)
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def flat_grads(loss_fn, params, data):
+    """Per-example gradients as one (n, p) matrix, columns in ``ravel_pytree`` order (one compiled vmap)."""
+    X, Y = data
     w, unravel = ravel_pytree(params)
-    return _Problem(w, unravel, lambda w, x, y: loss_fn(unravel(w), x, y), jnp.asarray(X), jnp.asarray(Y), l2)
+    return jax.vmap(jax.grad(lambda w, x, y: loss_fn(unravel(w), x, y)), (None, 0, 0))(w, X, Y)
 
 
-def _test_batch(train, test, where):
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def hessian(loss_fn, params, train, *, l2=0.0):
+    """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once)."""
+    R, w, _ = training.flat_risk(loss_fn, params, train, l2=l2)
+    return curvature.hessian_matrix(R, w)
+
+
+def minibatch_hvp(loss_fn, params, train, *, l2=0.0, minibatch):
+    """``matvec(v, key)``: the product of v (flat, ``ravel_pytree`` order) with the Hessian of the objective on
+    ``minibatch`` training points drawn with ``key`` (with replacement) — the stochastic LiSSA's curvature."""
+    X, Y = jnp.asarray(train[0]), jnp.asarray(train[1])
+    w, unravel = ravel_pytree(params)
+
+    def matvec(v, key):
+        i = jax.random.randint(key, (minibatch,), 0, X.shape[0])
+        R = lambda u: training.empirical_risk(loss_fn, unravel(u), (X[i], Y[i]), l2=l2)
+        return jax.jvp(jax.grad(R), (w,), (v,))[1]
+    return matvec
+
+
+def _full_hvp(loss_fn, params, train, l2):
+    R, w, _ = training.flat_risk(loss_fn, params, train, l2=l2)
+    grad = jax.grad(R)
+    return lambda v: jax.jvp(grad, (w,), (v,))[1]
+
+
+@functools.partial(jax.jit, static_argnames=("loss_fn", "solver"))
+def _solve_iterative(loss_fn, params, train, l2, damping, B, solver, key):
+    """Rows of (H + damping·I)⁻¹ Bᵀ by CG or LiSSA on HVPs, with (relative residual, bᵀx) per row."""
+    hvp = _full_hvp(loss_fn, params, train, l2)
+    A = lambda v: hvp(v) + damping * v
+    if isinstance(solver, CG):
+        X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=solver.tol, atol=0.0, maxiter=solver.maxiter)[0])(B)
+    else:
+        if solver.minibatch is None:
+            run = lambda b, k: curvature.lissa(hvp, b, damping=damping, scale=solver.scale, depth=solver.depth,
+                                               check=False)
+        else:
+            mb = minibatch_hvp(loss_fn, params, train, l2=l2, minibatch=solver.minibatch)
+            run = lambda b, k: curvature.lissa(mb, b, damping=damping, scale=solver.scale, depth=solver.depth,
+                                               repeats=solver.repeats, key=k, check=False)
+        keys = jax.random.split(jax.random.key(0) if key is None else key, B.shape[0])
+        X = jax.vmap(run)(B, keys)
+    b_norm = jnp.linalg.norm(B, axis=1)
+    residual = jnp.linalg.norm(jax.vmap(A)(X) - B, axis=1) / jnp.where(b_norm > 0, b_norm, 1.0)
+    return X, residual, jnp.sum(B * X, axis=1)
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _cholesky(loss_fn, params, train, l2, damping):
+    H = hessian(loss_fn, params, train, l2=l2)
+    return jnp.linalg.cholesky(H + damping * jnp.eye(H.shape[0], dtype=H.dtype))
+
+
+# --- factor once, query many ----------------------------------------------------------------------------------
+
+
+class Factorization(NamedTuple):
+    """The lower Cholesky factor L of H + damping·I for one model (``factorize``), with everything a query needs.
+
+    Each query costs the test gradients and two triangular solves with L; no Hessian is formed again."""
+    loss_fn: Callable
+    params: Any
+    train: Any
+    l2: float
+    damping: float
+    factor: jax.Array        # L, lower triangular, (p, p)
+
+    @classmethod
+    def from_hessian(cls, loss_fn, params, train, H, *, l2=0.0, damping=0.0):
+        """The factorization of an H you already formed (``hessian``) — factoring costs far less than forming."""
+        L = jnp.linalg.cholesky(H + damping * jnp.eye(H.shape[0], dtype=H.dtype))
+        if not bool(jnp.all(jnp.isfinite(L))):
+            raise not_positive_definite("Factorization.from_hessian", float(jnp.linalg.eigvalsh(H)[0] + damping),
+                                        damping)
+        return cls(loss_fn, params, train, l2, damping, L)
+
+    def solve(self, B):
+        """Rows of (H + damping·I)⁻¹ Bᵀ for B of shape (m, p) (or one vector of shape (p,))."""
+        return jax.scipy.linalg.cho_solve((self.factor, True), B.T).T
+
+    def up_loss(self, test, *, check=True):
+        """I_up,loss(zᵢ, z_test) for every training point: (n,) for one test example, (m, n) for a batch."""
+        _begin("Factorization.up_loss", check, test)
+        Xt, Yt, single = _test_batch(self.train, test, "Factorization.up_loss", check)
+        scores = _factor_scores(self.loss_fn, self.params, self.train, self.factor, (Xt, Yt))
+        return scores[0] if single else scores
+
+    def self_influence(self):
+        """I_up,loss(zᵢ, zᵢ) for every training point (≤ 0)."""
+        return _factor_self(self.loss_fn, self.params, self.train, self.factor)
+
+    def up_params(self):
+        """I_up,params(zᵢ) for every training point, stacked like params with a leading axis n."""
+        G = flat_grads(self.loss_fn, self.params, self.train)
+        return jax.vmap(ravel_pytree(self.params)[1])(-self.solve(G))
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _factor_scores(loss_fn, params, train, L, test):
+    G, Gt = flat_grads(loss_fn, params, train), flat_grads(loss_fn, params, test)
+    return -jax.scipy.linalg.cho_solve((L, True), Gt.T).T @ G.T
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _factor_self(loss_fn, params, train, L):
+    G = flat_grads(loss_fn, params, train)
+    return -jnp.sum(G * jax.scipy.linalg.cho_solve((L, True), G.T).T, axis=1)
+
+
+_FACTORS = {}      # the last factor per loss function: (fingerprint, Factorization)
+
+
+def _fingerprint(*trees):
+    digest = hashlib.blake2b(digest_size=16)
+    for leaf in jax.tree_util.tree_leaves(trees):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        digest.update(repr((a.shape, a.dtype.str)).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def factorize(loss_fn, params, train, *, l2=0.0, damping=0.0, check=True):
+    """Form H + damping·I at params (``hessian``) and factor it once: a ``Factorization`` that answers ``up_loss``,
+    ``self_influence`` and ``up_params`` queries at the cost of triangular solves.
+
+    Raises ``NotPositiveDefiniteError`` (naming a damping that fixes it) when H + damping·I is not positive definite.
+    """
+    _begin("factorize", check, params, train)
+    if check:
+        _check_model("factorize", params, train, l2, damping)
+    L = _cholesky(loss_fn, params, train, l2, damping)
+    if check and not bool(jnp.all(jnp.isfinite(L))):
+        H = hessian(loss_fn, params, train, l2=l2)
+        raise not_positive_definite("factorize", float(jnp.linalg.eigvalsh(H)[0] + damping), damping)
+    return Factorization(loss_fn, params, train, l2, damping, L)
+
+
+def _cached_factor(loss_fn, params, train, l2, damping, check, where):
+    """The Factorization of this exact model, formed once and reused by later calls (a repeated query with new test
+    points costs no new Hessian). The model is recognised by its content, so a changed array is a new model."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((params, train, l2, damping))):
+        return Factorization(loss_fn, params, train, l2, damping, _cholesky(loss_fn, params, train, l2, damping))
+    key = _fingerprint(params, train, l2, damping)
+    hit = _FACTORS.get(loss_fn)
+    if hit is None or hit[0] != key:
+        try:
+            hit = (key, factorize(loss_fn, params, train, l2=l2, damping=damping, check=check))
+        except ValueError as err:
+            raise type(err)(f"{where} (solver=Exact()): {err}") from None
+        _FACTORS.clear()                       # one factor at a time: p² floats each
+        _FACTORS[loss_fn] = hit
+    return hit[1]
+
+
+# --- checks (outside the compiled path) ------------------------------------------------------------------------
+
+
+def _check_model(where, params, train, l2, damping):
+    _require_concrete(where, params, train, l2, damping)
+    require_x64(where)
+    require_training_set(train, where)
+    require_float64(params, "params", where)
+    require_finite(params, "params", where)
+    require_nonnegative(l2, "l2", where)
+    require_nonnegative(damping, "damping", where)
+
+
+def _require_concrete(where, *trees):
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(trees)):
+        raise TypeError(f"{where} was called inside jax.jit/vmap with check=True; its checks need concrete values. "
+                        "Pass check=False inside a transformation (and check the inputs outside it).")
+
+
+def _begin(where, check, *trees):
+    """The first checks of every public function: concrete values (not inside jit) and float64 JAX."""
+    if check:
+        _require_concrete(where, *trees)
+        require_x64(where)
+
+
+def _check_solver(where, solver, key):
+    if not isinstance(solver, (Exact, CG, LiSSA)):
+        raise TypeError(f"{where}: solver must be Exact(), CG(tol=…, maxiter=…) or LiSSA(scale=…, depth=…), "
+                        f"not {solver!r}.")
+    if isinstance(solver, CG):
+        require_nonnegative(solver.tol, "CG tol", where)
+        if solver.maxiter is not None:
+            require_positive(solver.maxiter, "CG maxiter", where, integer=True)
+    if isinstance(solver, LiSSA):
+        require_positive(solver.scale, "LiSSA scale", where)
+        require_positive(solver.depth, "LiSSA depth", where, integer=True)
+        require_positive(solver.repeats, "LiSSA repeats", where, integer=True)
+        if solver.minibatch is not None:
+            require_positive(solver.minibatch, "LiSSA minibatch", where, integer=True)
+        elif solver.repeats > 1:
+            raise ValueError(f"{where}: LiSSA repeats > 1 averages stochastic runs; set minibatch= (and key=).")
+
+
+def _check_iterative(where, solver, loss_fn, params, train, l2, damping, B, X, residual, bx, key):
+    """After a CG or LiSSA solve: negative curvature, divergence or non-convergence become clear errors."""
+    if isinstance(solver, LiSSA):
+        grew = np.asarray(jnp.linalg.norm(X, axis=1) * solver.scale) > \
+            (solver.depth + 1) * np.asarray(jnp.linalg.norm(B, axis=1)) * (1 + 1e-6)
+        if np.any(grew) or not np.all(np.isfinite(np.asarray(X))):
+            lam_min = _lam_min(loss_fn, params, train, l2, damping)
+            if lam_min <= 0:
+                raise not_positive_definite(f"{where} (LiSSA diverged)", lam_min, damping)
+            raise ValueError(
+                f"{where}: LiSSA diverged at scale={solver.scale:g}: raise the scale above λmax/2 of every "
+                "Hessian it applies (curvature.lissa's check says which)."
+            )
+        return
+    if not np.all(np.isfinite(np.asarray(X))) or np.any(np.asarray(bx) <= 0) or \
+            float(jnp.max(residual)) > 1e3 * solver.tol:
+        lam_min = _lam_min(loss_fn, params, train, l2, damping)
+        if lam_min <= 0 or np.any(np.asarray(bx) <= 0):
+            raise not_positive_definite(f"{where} (solver=CG)", min(lam_min, 0.0), damping)
+        raise RuntimeError(f"{where}: CG stopped at relative residual {float(jnp.max(residual)):.1e} > tol = "
+                           f"{solver.tol:g}; raise maxiter, or add damping to improve the conditioning.")
+
+
+def _lam_min(loss_fn, params, train, l2, damping):
+    """λmin of H + damping·I by 60 Lanczos steps (an upper bound that converges from above: a negative value
+    proves negative curvature). Part of the checks, not of the solve."""
+    return float(_lanczos_min(loss_fn, params, train, l2) + damping)
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _lanczos_min(loss_fn, params, train, l2):
+    return curvature.smallest_eigenvalue(_full_hvp(loss_fn, params, train, l2), ravel_pytree(params)[0])
+
+
+def _lam_max_stochastic(loss_fn, params, train, l2, damping, minibatch, key):
+    """The largest λmax over ``curvature.CHECK_BATCHES`` sampled minibatch Hessians (+ damping)."""
+    mb = minibatch_hvp(loss_fn, params, train, l2=l2, minibatch=minibatch)
+    w = ravel_pytree(params)[0]
+    keys = jax.random.split(jax.random.fold_in(key, 2**31 - 1), curvature.CHECK_BATCHES)
+    lam = jax.jit(jax.vmap(lambda k: curvature.top_eigenvalue(lambda v: mb(v, k), w)))(keys)
+    return float(jnp.max(lam)) + damping
+
+
+def _test_batch(train, test, where, check):
     """(X_test, Y_test, single): accept one example (x, y) or a batch, and check the feature shape."""
     X, (x, y) = train[0], test
-    require_float64(x, "test x", where)
+    if check:
+        require_float64(x, "test x", where)
+        require_finite(x, "test x", where)
+        require_finite(y, "test y", where)
+    x, y = jnp.asarray(x), jnp.asarray(y)
     if x.shape == X.shape[1:]:
-        return x[None], jnp.asarray(y)[None], True
+        return x[None], y[None], True
     if x.shape[1:] == X.shape[1:]:
         if len(x) != len(y):
             raise ValueError(f"{where}: test x has {len(x)} examples but test y has {len(y)}.")
+        if len(x) == 0:
+            raise ValueError(f"{where}: the test batch is empty.")
         return x, y, False
     raise ValueError(f"{where}: test x has shape {x.shape}; expected one example of shape {X.shape[1:]} "
                      f"(like a row of train X) or a batch of shape (m, {', '.join(map(str, X.shape[1:]))}).")
 
 
-_OPTIONS = {"exact": set(), "cg": {"tol", "maxiter", "check"},
-            "lissa": {"scale", "depth", "repeats", "batch_size", "seed", "check"}}
+# --- the public functions --------------------------------------------------------------------------------------
 
 
-def _solve(prob, V, solver, damping, options, where):
-    """Rows of (H + damping·I)⁻¹ Vᵀ for V of shape (m, p)."""
-    if solver not in _OPTIONS:
-        raise ValueError(f"{where}: solver must be 'exact', 'cg' or 'lissa', not {solver!r}.")
-    if set(options) - _OPTIONS[solver]:
-        raise TypeError(f"{where}: solver={solver!r} takes options {sorted(_OPTIONS[solver]) or 'none'}, "
-                        f"not {sorted(set(options) - _OPTIONS[solver])}.")
-    if solver == "lissa" and not {"scale", "depth"} <= set(options):
-        raise TypeError(f"{where}: solver='lissa' needs scale= (above λmax/2) and depth= (number of steps).")
-    if solver == "exact":
-        return jax.scipy.linalg.cho_solve((_hessian_factor(prob, damping, where), True), V.T).T
-    hvp = lambda v: curvature.hvp(prob.risk, prob.w, v)
-    A = lambda v: hvp(v) + damping * v
-    if options.get("check", True):  # power iteration bounds λmin from above: a negative estimate is certain
-        lam_min = _lambda_min(A, V[0] + 1e-3, iters=100)
+def _solve(where, loss_fn, params, train, B, l2, damping, solver, key, check):
+    """Rows of (H + damping·I)⁻¹ Bᵀ for B of shape (m, p), by the chosen solver, checked unless check=False."""
+    if check:
+        _check_model(where, params, train, l2, damping)
+        _check_solver(where, solver, key)
+    if isinstance(solver, Exact):
+        return _cached_factor(loss_fn, params, train, l2, damping, check, where).solve(B)
+    if check and isinstance(solver, LiSSA):
+        if solver.minibatch is not None and key is None:
+            raise ValueError(f"{where}: LiSSA(minibatch=…) draws random minibatches: pass key=jax.random.key(…).")
+        lam_max = (_lam_max_stochastic(loss_fn, params, train, l2, damping, solver.minibatch, key)
+                   if solver.minibatch is not None else
+                   float(curvature.top_eigenvalue(_full_hvp(loss_fn, params, train, l2), ravel_pytree(params)[0]))
+                   + damping)
+        if solver.scale <= lam_max / 2:
+            raise ValueError(curvature._scale_message(solver.scale, lam_max, None if solver.minibatch is None else key)
+                             .replace("lissa", where, 1))
+    if check:   # negative curvature makes H⁻¹ meaningless even where the iteration happens to converge
+        lam_min = _lam_min(loss_fn, params, train, l2, damping)
         if lam_min <= 0:
-            raise not_positive_definite(f"{where} (solver={solver!r})", lam_min, damping)
-    if solver == "cg":
-        tol, maxiter = options.get("tol", 1e-10), options.get("maxiter")
-        X = jax.vmap(lambda b: jax.scipy.sparse.linalg.cg(A, b, tol=tol, atol=0.0, maxiter=maxiter)[0])(V)
-        _check_solution(A, V, X, tol, f"{where} (solver='cg')", damping)
-        return X
-    return _solve_lissa(prob, hvp, V, damping, options)
+            raise not_positive_definite(f"{where} (solver={type(solver).__name__})", lam_min, damping)
+    X, residual, bx = _solve_iterative(loss_fn, params, train, l2, damping, B, solver, key)
+    if check:
+        _check_iterative(where, solver, loss_fn, params, train, l2, damping, B, X, residual, bx, key)
+    return X
 
 
-def _hessian_factor(prob, damping, where):
-    """Lower Cholesky factor of H + damping·I (explicit H, jit-compiled); raises, naming a damping, if not PD."""
-    H = jax.jit(lambda w: curvature.hessian_matrix(prob.risk, w))(prob.w) + damping * jnp.eye(prob.w.size)
-    L = jnp.linalg.cholesky(H)
-    if not bool(jnp.all(jnp.isfinite(L))):
-        raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0]), damping)
-    return L
-
-
-def _solve_lissa(prob, hvp, V, damping, options):
-    """LiSSA for every row of V; the first row is checked for divergence, the rest reuse its verdict."""
-    opts = {k: options[k] for k in ("scale", "depth", "repeats") if k in options}
-    batch_size = options.get("batch_size")
-    if batch_size is None:
-        run = lambda b, check: lissa(hvp, b, damping=damping, check=check, **opts)
-    else:  # stochastic LiSSA: each step uses the Hessian of a random minibatch of the objective
-        def minibatch_hvp(v, key):
-            idx = jax.random.randint(key, (batch_size,), 0, prob.X.shape[0])
-            sub = prob._replace(X=prob.X[idx], Y=prob.Y[idx])
-            return curvature.hvp(sub.risk, prob.w, v)
-        key = jax.random.PRNGKey(options.get("seed", 0))
-        run = lambda b, check: lissa(minibatch_hvp, b, damping=damping, key=key, check=check, **opts)
-    first = run(V[0], True)
-    return jnp.concatenate([first[None], jax.vmap(lambda b: run(b, False))(V[1:])])
-
-
-def per_example_grads(loss_fn, params, X, Y):
-    """∇θ loss_fn(params, xᵢ, yᵢ) for every example, stacked like params with a leading axis n (one vmap)."""
-    return jax.vmap(jax.grad(loss_fn), in_axes=(None, 0, 0))(params, X, Y)
-
-
-def inverse_hvp(loss_fn, params, train, v, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+def inverse_hvp(loss_fn, params, train, v, *, l2=0.0, damping=0.0, solver=CG(), key=None, check=True):
     """(H + damping·I)⁻¹ v for v shaped like params (H the Hessian of the training objective at params)."""
-    prob = _problem(loss_fn, params, train, l2, "inverse_hvp")
-    v_flat = ravel_pytree(v)[0]
-    if v_flat.shape != prob.w.shape:
-        raise ValueError(f"inverse_hvp: v has {v_flat.size} entries but params have {prob.w.size}.")
-    return prob.unravel(_solve(prob, v_flat[None], solver, damping, solver_options, "inverse_hvp")[0])
+    _begin("inverse_hvp", check, params, train, v)
+    v_flat, unravel = ravel_pytree(v)
+    if v_flat.shape != ravel_pytree(params)[0].shape:
+        raise ValueError(f"inverse_hvp: v has {v_flat.size} entries but params have {ravel_pytree(params)[0].size}.")
+    if check:
+        require_finite(v, "v", "inverse_hvp")
+    return unravel(_solve("inverse_hvp", loss_fn, params, train, v_flat[None], l2, damping, solver, key, check)[0])
 
 
-def influence_up_loss(loss_fn, params, train, test, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+def influence_up_loss(loss_fn, params, train, test, *, l2=0.0, damping=0.0, solver=CG(), key=None, check=True):
     """I_up,loss(zᵢ, z_test) for every training point: shape (n,) for one test example, (m, n) for a batch."""
-    prob = _problem(loss_fn, params, train, l2, "influence_up_loss")
-    Xt, Yt, single = _test_batch(train, test, "influence_up_loss")
-    s_test = _solve(prob, prob.grads(Xt, Yt), solver, damping, solver_options, "influence_up_loss")
-    scores = -s_test @ prob.grads(prob.X, prob.Y).T
+    _begin("influence_up_loss", check, params, train, test)
+    Xt, Yt, single = _test_batch(train, test, "influence_up_loss", check)
+    if isinstance(solver, Exact):
+        if check:
+            _check_model("influence_up_loss", params, train, l2, damping)
+        scores = _cached_factor(loss_fn, params, train, l2, damping, check, "influence_up_loss").up_loss(
+            (Xt, Yt), check=False)
+        return scores[0] if single else scores
+    S = _solve("influence_up_loss", loss_fn, params, train, flat_grads(loss_fn, params, (Xt, Yt)), l2, damping,
+               solver, key, check)
+    scores = -S @ flat_grads(loss_fn, params, train).T
     return scores[0] if single else scores
 
 
-def influence_up_params(loss_fn, params, train, *, l2=0.0, solver="exact", damping=0.0, **solver_options):
+def influence_up_params(loss_fn, params, train, *, l2=0.0, damping=0.0, solver=Exact(), key=None, check=True):
     """I_up,params(zᵢ) = −H⁻¹∇θL(zᵢ) for every training point, stacked like params with leading axis n."""
-    prob = _problem(loss_fn, params, train, l2, "influence_up_params")
-    S = _solve(prob, prob.grads(prob.X, prob.Y), solver, damping, solver_options, "influence_up_params")
-    return jax.vmap(prob.unravel)(-S)
+    _begin("influence_up_params", check, params, train)
+    S = _solve("influence_up_params", loss_fn, params, train, flat_grads(loss_fn, params, train), l2, damping,
+               solver, key, check)
+    return jax.vmap(ravel_pytree(params)[1])(-S)
 
 
-def influence_pert_loss(loss_fn, params, train, test, *, l2=0.0, solver="cg", damping=0.0, **solver_options):
+def influence_pert_loss(loss_fn, params, train, test, *, l2=0.0, damping=0.0, solver=CG(), key=None, check=True):
     """I_pert,loss: ∇x of −s_testᵀ∇θL(x, yᵢ) at each training input; shape (n, *x.shape) or (m, n, *x.shape)."""
-    prob = _problem(loss_fn, params, train, l2, "influence_pert_loss")
-    Xt, Yt, single = _test_batch(train, test, "influence_pert_loss")
-    S = _solve(prob, prob.grads(Xt, Yt), solver, damping, solver_options, "influence_pert_loss")
-    g_theta = jax.grad(prob.loss)
-    pert = lambda s, x, y: jax.grad(lambda x: -s @ g_theta(prob.w, x, y))(x)
-    out = jax.vmap(lambda s: jax.vmap(pert, (None, 0, 0))(s, prob.X, prob.Y))(S)
+    _begin("influence_pert_loss", check, params, train, test)
+    Xt, Yt, single = _test_batch(train, test, "influence_pert_loss", check)
+    S = _solve("influence_pert_loss", loss_fn, params, train, flat_grads(loss_fn, params, (Xt, Yt)), l2, damping,
+               solver, key, check)
+    out = _pert(loss_fn, params, train, S)
     return out[0] if single else out
 
 
-def self_influence(loss_fn, params, train, *, l2=0.0, solver="exact", damping=0.0, **solver_options):
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _pert(loss_fn, params, train, S):
+    X, Y = train
+    w, unravel = ravel_pytree(params)
+    g_theta = jax.grad(lambda w, x, y: loss_fn(unravel(w), x, y))
+    pert = lambda s, x, y: jax.grad(lambda x: -s @ g_theta(w, x, y))(x)
+    return jax.vmap(lambda s: jax.vmap(pert, (None, 0, 0))(s, X, Y))(S)
+
+
+def self_influence(loss_fn, params, train, *, l2=0.0, damping=0.0, solver=Exact(), key=None, check=True):
     """I_up,loss(zᵢ, zᵢ) = −∇L(zᵢ)ᵀH⁻¹∇L(zᵢ) for every training point (≤ 0 when H is positive definite).
 
     Large |self-influence|: the model leans on that point to fit it — the first ones to check for a wrong label.
     """
-    prob = _problem(loss_fn, params, train, l2, "self_influence")
-    G = prob.grads(prob.X, prob.Y)
-    return -jnp.sum(G * _solve(prob, G, solver, damping, solver_options, "self_influence"), axis=-1)
+    _begin("self_influence", check, params, train)
+    if isinstance(solver, Exact):
+        if check:
+            _check_model("self_influence", params, train, l2, damping)
+        return _cached_factor(loss_fn, params, train, l2, damping, check, "self_influence").self_influence()
+    G = flat_grads(loss_fn, params, train)
+    return -jnp.sum(G * _solve("self_influence", loss_fn, params, train, G, l2, damping, solver, key, check), axis=-1)
 
 
-def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", batch_size=None, precondition=False,
-                  damping=0.0, **train_options):
+# --- leave-one-out retraining -----------------------------------------------------------------------------------
+
+
+def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", factor=None, damping=0.0,
+                  models_per_batch=1, tol=None, max_steps=None, check=True):
     """Retrain without each listed training point, warm-started from ``params``, in one compiled call.
 
     Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
     ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
-    ``precondition=True`` (with "lbfgs", for networks small enough to form H): factor H(θ̂) + damping·I once and
-    run every retrain's L-BFGS in the coordinates where that matrix is the identity (or pass that lower Cholesky
-    factor yourself as ``precondition=L`` if you already have it). Removing one of n points
-    changes the Hessian by O(1/n), so each retrain then needs ~10 steps instead of thousands.
-    All retrains run inside one compiled ``jax.lax.map``, vmapped in groups of ``batch_size`` (default 1). On a
-    CPU whole-group vmap is slower: vmapped while-loops advance in lock-step and a vmapped line search runs every
-    branch for every model (benchmarks/bench_foundation.py measures it); on a GPU raise ``batch_size``.
-    Returns (params stacked with leading axis len(indices), final gradient norms).
+    ``factor=True`` (with "lbfgs", for networks small enough to form H): factor H(θ̂) + damping·I once and run every
+    retrain's L-BFGS in the coordinates where that matrix is the identity — or pass that lower Cholesky factor (or a
+    ``Factorization``) yourself if you already have it. Removing one of n points changes the Hessian by O(1/n), so
+    each retrain then needs ~10 steps instead of thousands. All retrains run inside one compiled ``jax.lax.map``,
+    vmapped in groups of ``models_per_batch`` (default 1: on a CPU whole-group vmap is slower, since vmapped
+    while-loops advance in lock-step and a vmapped line search runs every branch for every model; on a GPU raise it).
+    ``tol``/``max_steps`` default to the trainer's. Returns (params stacked with leading axis len(indices), final
+    gradient norms).
     """
-    require_x64("leave_one_out")
-    require_float64(params, "params", "leave_one_out")
-    X, Y = train
+    _begin("leave_one_out", check, params, train)
+    X, _ = train
+    if method not in ("newton", "lbfgs"):
+        raise ValueError(f"leave_one_out: method must be 'newton' or 'lbfgs', not {method!r}.")
+    if check:
+        _check_model("leave_one_out", params, train, l2, damping)
+        indices = require_indices(indices, X.shape[0], "leave_one_out")
+        require_positive(models_per_batch, "models_per_batch", "leave_one_out", integer=True)
     indices = jnp.asarray(indices)
-    batch_size = batch_size or 1
     weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
-    factor = None
-    if precondition is not False and precondition is not None:
+    L = None
+    if factor is not None and factor is not False:
         if method != "lbfgs":
-            raise ValueError("leave_one_out: precondition works with method='lbfgs' (Newton needs no preconditioner).")
-        prob = _problem(loss_fn, params, train, l2, "leave_one_out")
-        if precondition is True:
-            factor = _hessian_factor(prob, damping, "leave_one_out (precondition=True)")
+            raise ValueError("leave_one_out: factor= works with method='lbfgs' (Newton needs no preconditioner).")
+        if factor is True:
+            L = factorize(loss_fn, params, train, l2=l2, damping=damping, check=check).factor
         else:  # a factor the caller already has (forming H is the expensive part)
-            factor = jnp.asarray(precondition)
-            if factor.shape != (prob.w.size, prob.w.size):
-                raise ValueError(f"leave_one_out: precondition must be True or a ({prob.w.size}, {prob.w.size}) lower "
-                                 f"Cholesky factor of H + damping·I; got shape {factor.shape}.")
-    fits = _retrain_all(loss_fn, params, X, Y, weights, l2, factor, method, batch_size,
-                        tuple(sorted(train_options.items())))
+            L = factor.factor if isinstance(factor, Factorization) else jnp.asarray(factor)
+            p = ravel_pytree(params)[0].size
+            if L.shape != (p, p):
+                raise ValueError(f"leave_one_out: factor must be True, a Factorization, or a ({p}, {p}) lower Cholesky "
+                                 f"factor of H + damping·I; got shape {L.shape}.")
+    options = tuple((k, v) for k, v in (("tol", tol), ("max_steps", max_steps)) if v is not None)
+    fits = _retrain_all(loss_fn, params, train, weights, l2, L, method, models_per_batch, options)
     return fits.params, fits.grad_norm
 
 
-@functools.partial(jax.jit, static_argnames=("loss_fn", "method", "batch_size", "options"))
-def _retrain_all(loss_fn, params, X, Y, weights, l2, factor, method, batch_size, options):
+@functools.partial(jax.jit, static_argnames=("loss_fn", "method", "models_per_batch", "options"))
+def _retrain_all(loss_fn, params, train, weights, l2, factor, method, models_per_batch, options):
     """Compiled once per (loss_fn, shapes, method, options): calling leave_one_out again reuses it."""
-    trainer = {"newton": training.train_newton, "lbfgs": training.train_lbfgs}[method]
-    extra = {} if factor is None else {"factor": factor}
-    retrain = lambda w: trainer(loss_fn, params, X, Y, l2=l2, weights=w, **dict(options), **extra)
-    # batch_size=1 maps without vmap at all, so conditionals in the trainer stay real branches
-    return jax.lax.map(retrain, weights, batch_size=None if batch_size == 1 else batch_size)
+    if method == "newton":
+        retrain = lambda w: training._newton(loss_fn, params, train, l2, w, dict(options).get("tol", 1e-10),
+                                             dict(options).get("max_steps", 100))
+    else:
+        retrain = lambda w: training._lbfgs(loss_fn, params, train, l2, w, dict(options).get("tol", 1e-8),
+                                            dict(options).get("max_steps", 5000), factor)
+    # models_per_batch=1 maps without vmap at all, so conditionals in the trainer stay real branches
+    return jax.lax.map(retrain, weights, batch_size=None if models_per_batch == 1 else models_per_batch)

@@ -1,4 +1,5 @@
-"""Models in plain JAX: ``*_init(key, ...) -> params`` (a dict or list of dicts) and ``*_apply(params, x)``.
+"""Models in plain JAX: ``*_init(...) -> params`` (a dict or list of dicts; the networks take a ``key``) and
+``*_apply(params, x)``.
 
 Inputs ``x`` are flat feature vectors, one example of shape (d,) or a batch of shape (n, d); the CNN reshapes
 them into square images. Losses take the model's output and a label, for ONE example; ``example_loss`` joins a
@@ -10,15 +11,18 @@ closed form); ``cross_entropy`` takes an integer class.
 import jax
 import jax.numpy as jnp
 
+__all__ = ["linear_init", "linear_apply", "mlp_init", "mlp_apply", "cnn_init", "cnn_features", "cnn_apply",
+           "squared_error", "logistic_loss", "cross_entropy", "smooth_hinge", "bregman", "example_loss"]
+
 
 # --- linear models: regression, binary logistic, softmax ----------------------------------------------------
 
 
-def linear_init(key, d, n_out=None):
+def linear_init(d, n_out=None):
     """Zero weights: w of shape (d,) (one output) or (d, n_out) (softmax over n_out classes), and a bias.
 
-    ``key`` is unused (linear models start at zero, which keeps training deterministic); it keeps the
-    signature the same as the other models'.
+    No key: a linear model's objective here is convex, so it starts at zero (deterministic) and any start reaches
+    the same minimum.
     """
     shape = (d,) if n_out is None else (d, n_out)
     return {"w": jnp.zeros(shape), "b": jnp.zeros(shape[1:])}

@@ -4,9 +4,12 @@ The objective everywhere in the course is
 
     R(θ) = (1/n) Σᵢ wᵢ · loss_fn(θ, xᵢ, yᵢ) + (l2/2) ‖θ‖²,      wᵢ = 1 unless ``weights`` says otherwise,
 
-with the L2 penalty over every leaf of the parameters. Weights let the same code retrain without a point
-(wᵢ = 0, leave-one-out) or with a point up-weighted, and are what ``vmap`` maps over to retrain many models at
-once. Both trainers are jit-compiled loops (``lax.while_loop``), deterministic, and return a ``Fit``.
+with the L2 penalty over every leaf of the parameters, and the data always passed as ``train = (X, Y)`` (a leading
+axis of n examples). Weights let the same code retrain without a point (wᵢ = 0, leave-one-out) or with a point
+up-weighted, and are what ``vmap`` maps over to retrain many models at once. Both trainers are compiled loops
+(``lax.while_loop``), compiled once per loss function, deterministic, and return a ``Fit``. Their arguments are
+checked in Python first (finite float64 data, tolerances in range) unless they are called inside ``jit``/``vmap``,
+where the checks are skipped.
 """
 from functools import partial
 from typing import Any, NamedTuple
@@ -17,6 +20,10 @@ import optax
 import optax.tree_utils as otu
 from jax.flatten_util import ravel_pytree
 
+from ._validate import require_finite, require_float64, require_nonnegative, require_positive, require_training_set
+
+__all__ = ["Fit", "empirical_risk", "flat_risk", "train_newton", "train_lbfgs", "lbfgs_minimize", "grad_norm"]
+
 
 class Fit(NamedTuple):
     params: Any
@@ -24,22 +31,55 @@ class Fit(NamedTuple):
     steps: jax.Array
 
 
-def empirical_risk(loss_fn, params, X, Y, l2=0.0, weights=None):
+def empirical_risk(loss_fn, params, train, *, l2=0.0, weights=None):
     """R(θ) above: weighted mean of per-example losses plus (l2/2)‖θ‖²."""
+    X, Y = train
     losses = jax.vmap(loss_fn, in_axes=(None, 0, 0))(params, X, Y)
     weights = jnp.ones_like(losses) if weights is None else weights
     sq_norm = sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params))
     return jnp.sum(weights * losses) / losses.shape[0] + 0.5 * l2 * sq_norm
 
 
-@partial(jax.jit, static_argnames="loss_fn")  # compiled once per loss function
-def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_steps=100):
+def flat_risk(loss_fn, params, train, *, l2=0.0, weights=None):
+    """(R, w, unravel): the objective as a function of ONE flat vector, the flat parameters, and the map back.
+
+    Explicit Hessians, Hessian-vector products and eigenvalues are easiest to state on a flat vector:
+    ``curvature.hessian_matrix(R, w)`` is then a (p, p) matrix in ``ravel_pytree`` order.
+    """
+    w, unravel = ravel_pytree(params)
+    return (lambda v: empirical_risk(loss_fn, unravel(v), train, l2=l2, weights=weights)), w, unravel
+
+
+def _traced(*trees):
+    return any(isinstance(leaf, jax.core.Tracer) for tree in trees for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _check(where, params, train, l2, tol, max_steps, weights=None):
+    """The trainers' argument checks (skipped under a JAX transformation, where values are not known yet)."""
+    if _traced(params, train, l2, weights):
+        return
+    require_training_set(train, where)
+    require_float64(params, "params", where)
+    require_finite(params, "params", where)
+    require_nonnegative(l2, "l2", where)
+    require_nonnegative(tol, "tol", where)
+    require_positive(max_steps, "max_steps", where, integer=True)
+    if weights is not None:
+        require_finite(weights, "weights", where)
+
+
+def train_newton(loss_fn, params, train, *, l2=0.0, weights=None, tol=1e-10, max_steps=100):
     """Newton's method (directions by conjugate gradient on HVPs) with a backtracking line search, for convex models.
 
     Stops when ‖∇R‖ ≤ tol or after max_steps; a converged run typically needs 5–15 steps.
     """
-    flat, unravel = ravel_pytree(params)
-    R = lambda w: empirical_risk(loss_fn, unravel(w), X, Y, l2, weights)
+    _check("train_newton", params, train, l2, tol, max_steps, weights)
+    return _newton(loss_fn, params, train, l2, weights, tol, max_steps)
+
+
+@partial(jax.jit, static_argnames="loss_fn")  # compiled once per loss function (and shapes)
+def _newton(loss_fn, params, train, l2, weights, tol, max_steps):
+    R, flat, unravel = flat_risk(loss_fn, params, train, l2=l2, weights=weights)
     grad = jax.grad(R)
 
     def step(state):
@@ -63,15 +103,19 @@ def train_newton(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-10, max_
     return Fit(unravel(w), jnp.linalg.norm(g), k)
 
 
-@partial(jax.jit, static_argnames="loss_fn")
-def train_lbfgs(loss_fn, params, X, Y, *, l2=0.0, weights=None, tol=1e-8, max_steps=5000, factor=None):
+def train_lbfgs(loss_fn, params, train, *, l2=0.0, weights=None, tol=1e-8, max_steps=5000, factor=None):
     """L-BFGS (optax, with its zoom line search) for non-convex or larger models such as the CNN.
 
     ``factor``: optional lower-triangular Cholesky factor L of a positive-definite matrix LLᵀ close to the
     Hessian (say, the Hessian at ``params`` when retraining from there without one point); see ``lbfgs_minimize``.
     """
-    flat, unravel = ravel_pytree(params)
-    R = lambda w: empirical_risk(loss_fn, unravel(w), X, Y, l2, weights)
+    _check("train_lbfgs", params, train, l2, tol, max_steps, weights)
+    return _lbfgs(loss_fn, params, train, l2, weights, tol, max_steps, factor)
+
+
+@partial(jax.jit, static_argnames="loss_fn")
+def _lbfgs(loss_fn, params, train, l2, weights, tol, max_steps, factor):
+    R, flat, unravel = flat_risk(loss_fn, params, train, l2=l2, weights=weights)
     w, steps = lbfgs_minimize(R, flat, tol=tol, max_steps=max_steps, factor=factor)
     return Fit(unravel(w), jnp.linalg.norm(jax.grad(R)(w)), steps)
 
@@ -107,7 +151,7 @@ def lbfgs_minimize(objective, w0, *, tol=1e-8, max_steps=5000, factor=None):
     return to_w(u), otu.tree_get(opt_state, "count")
 
 
-def grad_norm(loss_fn, params, X, Y, l2=0.0, weights=None):
+def grad_norm(loss_fn, params, train, *, l2=0.0, weights=None):
     """‖∇R(θ)‖: how far from stationary the parameters are."""
-    g = jax.grad(lambda p: empirical_risk(loss_fn, p, X, Y, l2, weights))(params)
+    g = jax.grad(lambda p: empirical_risk(loss_fn, p, train, l2=l2, weights=weights))(params)
     return jnp.linalg.norm(ravel_pytree(g)[0])

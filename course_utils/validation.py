@@ -76,7 +76,9 @@ def union_removals(score_sets, *, n_top, n_random, key):
     union = np.unique(np.concatenate(tops))
     rest = np.setdiff1d(np.arange(len(score_sets[0])), union)
     if n_random > len(rest):
-        raise ValueError(f"union_removals: n_random={n_random}, but only {len(rest)} points are left outside the union.")
+        raise ValueError(
+            f"union_removals: n_random={n_random}, but only {len(rest)} points are left outside the union."
+        )
     drawn = np.asarray(jax.random.choice(key, rest, (n_random,), replace=False)) if n_random else np.array([], int)
     return np.concatenate([union, drawn]).astype(int), np.arange(len(union) + n_random) < len(union)
 

@@ -264,7 +264,9 @@ def test_check_saddle_free_newton(capsys):
     assert "Correct" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("how, hint", [("newton", "Newton's step"), ("uphill", "uphill"), ("gradient", "gradient step")])
+@pytest.mark.parametrize(
+    "how, hint", [("newton", "Newton's step"), ("uphill", "uphill"), ("gradient", "gradient step")]
+)
 def test_check_saddle_free_newton_rejects(how, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_saddle_free_newton(lambda R, w: saddle_free(R, w, how))
@@ -315,8 +317,8 @@ def test_check_hutchinson_trace(capsys):
     (lambda m, d, k, p: hutchinson(m, d, k, p, probes="normal"), "Rademacher"),
     (lambda m, d, k, p: hutchinson(m, d, k, p, reduce="sum"), "average"),
     (lambda m, d, k, p: hutchinson(m, d, k, p, normalise=True), "normalise"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.PRNGKey(0), p), "different keys"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.PRNGKey(np.random.randint(1 << 30)), p), "same key"),
+    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(0), p), "different keys"),
+    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(np.random.randint(1 << 30)), p), "same key"),
 ])
 def test_check_hutchinson_trace_rejects(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
@@ -366,7 +368,7 @@ def test_check_label_margin(capsys):
                                        ("probs", "logits, not the softmax")])
 def test_check_label_margin_rejects(how, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_label_margin(lambda l, y: margin(l, y, how))
+        checks.check_label_margin(lambda logits, y: margin(logits, y, how))
 
 
 def test_eigh_solve_matches_a_damped_solve_for_vectors_and_matrices():

@@ -16,7 +16,7 @@ def spd_matrix(rng, p, cond):
 
 
 def mlp_problem(seed, sizes, n=12):
-    key = jax.random.PRNGKey(seed)
+    key = jax.random.key(seed)
     params = M.mlp_init(key, sizes)
     X = jax.random.normal(jax.random.fold_in(key, 1), (n, sizes[0]))
     Y = jax.random.normal(jax.random.fold_in(key, 2), (n, sizes[-1]))
@@ -29,17 +29,22 @@ def mse(p, X, Y):
 
 @jax.jit
 def hvp_and_explicit(params, v, X, Y):
+    """hvp against jax.hessian (jacfwd of jacrev: a different route than hvp's jvp of grad), and hessian_matrix
+    (built from hvp-like columns) against the same."""
     f = lambda p: mse(p, X, Y)
-    return ravel_pytree(C.hvp(f, params, v))[0], C.hessian_matrix(f, params) @ ravel_pytree(v)[0]
+    flat, unravel = ravel_pytree(params)
+    H = jax.hessian(lambda w: f(unravel(w)))(flat)
+    return ravel_pytree(C.hvp(f, params, v))[0], H @ ravel_pytree(v)[0], C.hessian_matrix(f, params), H
 
 
 # Shapes come from a short list (each new shape costs a compilation); values are fresh for every example.
 @given(seed=st.integers(0, 10_000), sizes=st.sampled_from([[1, 1, 1], [3, 5, 2], [4, 6, 3, 1]]))
 def test_hvp_matches_explicit_hessian(seed, sizes):
     _, params, X, Y = mlp_problem(seed, sizes)
-    v = jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.PRNGKey(seed + 7), a.shape), params)
-    got, exact = hvp_and_explicit(params, v, X, Y)
+    v = jax.tree_util.tree_map(lambda a: jax.random.normal(jax.random.key(seed + 7), a.shape), params)
+    got, exact, H_columns, H = hvp_and_explicit(params, v, X, Y)
     assert jnp.linalg.norm(got - exact) <= 1e-10 * jnp.linalg.norm(exact) + 1e-14
+    assert jnp.allclose(H_columns, H, rtol=1e-10, atol=1e-13)
 
 
 def test_hessian_matrix_of_a_quadratic_is_its_matrix():
@@ -69,7 +74,7 @@ def test_gauss_newton_product_matches_explicit_and_is_psd():
     V = jnp.eye(flat.size)
     G_cols = jax.jit(jax.vmap(lambda v: ravel_pytree(C.gnvp(model_fn, out_loss, params, unravel(v)))[0]))(V)
     assert np.allclose(G_cols, G, atol=1e-12)
-    assert np.allclose(C.gauss_newton_matrix(model_fn, out_loss, params, batch_size=4), G, atol=1e-12)
+    assert np.allclose(C.gauss_newton_matrix(model_fn, out_loss, params, columns_per_batch=4), G, atol=1e-12)
     assert np.linalg.eigvalsh(G).min() > -1e-12
     # while the full Hessian of the same loss is indefinite
     full = jax.jit(lambda p: C.hessian_matrix(lambda q: out_loss(model_fn(q)), p))(params)
@@ -120,7 +125,8 @@ def test_eigenvalues_by_power_iteration():
     A = (Q * eig) @ Q.T
     like = jnp.zeros(20)
     assert abs(C.top_eigenvalue(lambda v: A @ v, like) - 2.0) < 1e-6
-    assert abs(C.smallest_eigenvalue(lambda v: A @ v, like, iters=2000) - (-0.3)) < 1e-3
+    assert abs(C.smallest_eigenvalue(lambda v: A @ v, like, iters=20) - (-0.3)) < 1e-8   # Lanczos: exact at p steps
+    assert C.smallest_eigenvalue(lambda v: A @ v, like, iters=8) >= -0.3 - 1e-12            # never below λmin
 
 
 @settings(max_examples=10)
@@ -130,7 +136,7 @@ def test_lanczos_finds_extreme_eigenvalues_of_indefinite_matrices(seed):
     Q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
     eig = np.sort(np.r_[rng.uniform(-0.05, 0.05, 190), -0.5, rng.uniform(1.0, 10.0, 9)])  # outliers + a bulk
     A = jnp.asarray((Q * eig) @ Q.T)
-    ritz = np.asarray(C.lanczos(lambda v: A @ v, jnp.zeros(200), iters=60, seed=seed % 7))
+    ritz = np.asarray(C.lanczos(lambda v: A @ v, jnp.zeros(200), iters=60, key=jax.random.key(seed % 7)))
     assert ritz.shape == (60,) and np.all(np.diff(ritz) >= 0)
     np.testing.assert_allclose(ritz[-9:], eig[-9:], rtol=1e-8)          # the 9 outliers
     np.testing.assert_allclose(ritz[0], eig[0], rtol=1e-8)              # the negative one
@@ -187,7 +193,7 @@ def test_stochastic_lissa_averages_repeats():
     exact = np.linalg.solve(A, b)
     matvec = lambda v, key: jnp.asarray(parts)[jax.random.randint(key, (), 0, 10)] @ v
     scale = 1.5 * np.linalg.eigvalsh(parts).max()
-    err = lambda r: np.linalg.norm(C.lissa(matvec, b, scale=scale, depth=400, repeats=r, key=jax.random.PRNGKey(0)) - exact)
+    err = lambda r: np.linalg.norm(C.lissa(matvec, b, scale=scale, depth=400, repeats=r, key=jax.random.key(0)) - exact)
     assert err(64) < 0.3 * np.linalg.norm(exact)
     assert err(64) < err(1)
     with pytest.raises(ValueError, match="key"):
@@ -205,11 +211,11 @@ def test_stochastic_lissa_checks_the_scale_against_minibatch_hessians_not_the_fu
     assert full_max / 2 < scale < sharp_max / 2
     matvec = lambda v, key: jnp.asarray(parts)[jax.random.randint(key, (), 0, 10)] @ v
     with pytest.raises(ValueError, match=r"minibatch Hessians") as err:
-        C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.PRNGKey(0))
+        C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.key(0))
     assert f"{sharp_max / 2:.4g}" in str(err.value)       # it names the scale the sharp part needs
-    blown = C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.PRNGKey(0), check=False)
+    blown = C.lissa(matvec, b, scale=scale, depth=300, key=jax.random.key(0), check=False)
     assert np.linalg.norm(blown) > 1e3 * np.linalg.norm(np.linalg.solve(parts.mean(0), b))
-    ok = C.lissa(matvec, b, scale=sharp_max, depth=300, key=jax.random.PRNGKey(0), repeats=4)
+    ok = C.lissa(matvec, b, scale=sharp_max, depth=300, key=jax.random.key(0), repeats=4)
     assert np.all(np.isfinite(np.asarray(ok)))
 
 
@@ -230,3 +236,41 @@ def test_lanczos_leading_block_is_what_fewer_steps_give():
     alpha, beta = C.lanczos_tridiagonal(lambda v: A @ v, jnp.zeros(30), iters=20)
     np.testing.assert_allclose(C.ritz_values(alpha[:8], beta[:7]), C.lanczos(lambda v: A @ v, jnp.zeros(30), iters=8),
                                rtol=1e-10)
+
+
+def test_cg_refuses_a_non_symmetric_operator_instead_of_returning_garbage():
+    rng = np.random.default_rng(9)
+    A = spd_matrix(rng, 12, 10.0) + 0.3 * np.triu(rng.standard_normal((12, 12)), 1)
+    with pytest.raises(ValueError, match="not symmetric"):
+        C.cg_solve(lambda v: A @ v, jnp.ones(12))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scale": 1.0, "depth": 0}, "depth must be a whole number > 0"),
+    ({"scale": 1.0, "depth": 2.5}, "depth must be a whole number > 0"),
+    ({"scale": -1.0, "depth": 10}, "scale must be a finite number > 0"),
+    ({"scale": 1.0, "depth": 10, "damping": -0.1}, "damping must be a finite number ≥ 0"),
+])
+def test_lissa_hyperparameters_outside_their_domain_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        C.lissa(lambda v: v, jnp.ones(3), **kwargs)
+
+
+def test_solvers_with_checks_refuse_to_run_inside_jit_and_trace_without_them():
+    A = spd_matrix(np.random.default_rng(2), 6, 10.0)
+    b = jnp.ones(6)
+    with pytest.raises(TypeError, match="check=False"):
+        jax.jit(lambda b: C.cg_solve(lambda v: A @ v, b))(b)
+    x = jax.jit(lambda b: C.cg_solve(lambda v: A @ v, b, check=False))(b)
+    assert np.allclose(A @ x, b, atol=1e-8)
+    with pytest.raises(ValueError, match="NaN"):
+        C.cg_solve(lambda v: A @ v, b.at[2].set(jnp.nan))
+
+
+def test_lanczos_restarts_when_the_krylov_space_closes_instead_of_inventing_zero_eigenvalues():
+    """A multiple of the identity (the Hessian of an L2 term alone) closes the Krylov space after one step."""
+    for diag in (0.01 * np.ones(30), np.r_[np.full(15, 0.5), np.full(15, 2.0)]):
+        ritz = np.asarray(C.lanczos(lambda v: diag * v, jnp.zeros(30), iters=10))
+        assert np.all(ritz >= diag.min() - 1e-12)
+        assert np.isclose(ritz[0], diag.min()) and np.isclose(ritz[-1], diag.max())
+    assert float(C.smallest_eigenvalue(lambda v: 0.01 * v, jnp.zeros(785), iters=60)) > 0.0099   # H = λI

@@ -1,5 +1,6 @@
 """Student versions: solutions removed, a stub in each place, the first stub is where execution stops."""
 import pathlib
+import re
 
 import nbclient
 import nbformat
@@ -33,7 +34,7 @@ def test_student_copy_has_stubs_and_no_solution_text(path):
     solutions = solution_lines(nb)
     n_exercises = sum("### BEGIN SOLUTION" in c.source for c in nb.cells)
     assert n_exercises >= 2, f"{path.name} needs at least two exercises with solutions"
-    assert text.count('raise NotImplementedError("Student exercise:') == n_exercises
+    assert len(re.findall(r'raise NotImplementedError\(\n\s*"Student exercise:', text)) == n_exercises
     assert "SOLUTION" not in text and "HIDDEN TESTS" not in text
     for line in solutions:
         assert line not in text, f"solution text leaked into the student copy: {line!r}"
@@ -41,18 +42,21 @@ def test_student_copy_has_stubs_and_no_solution_text(path):
     assert f"/student/{path.name}" in student.cells[0].source and f"/notebooks/{path.name}" not in text
 
 
-def test_executing_a_student_notebook_stops_at_the_first_stub():
-    path = ROOT / "notebooks" / "00_jax_essentials.ipynb"
-    student = make_student.student_version(nbformat.read(path, as_version=4), path.name)
-    first_stub = next(i for i, c in enumerate(student.cells) if "NotImplementedError" in c.source)
-    client = nbclient.NotebookClient(student, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
+def test_executing_a_student_notebook_stops_at_the_first_stub(tmp_path):
+    """On a small synthetic notebook (the real ones already run once, under nbval): lesson cells run, the first
+    exercise stops with its stub, and nothing after it runs."""
+    cells = [nbformat.v4.new_markdown_cell("[![Open In Colab](x)](y/notebooks/99_demo.ipynb)\n# demo"),
+             nbformat.v4.new_code_cell("x = 2"),
+             nbformat.v4.new_code_cell("# Exercise 1: double it\ndef f(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n"
+                                       "    ### END SOLUTION\n\nassert f(x) == 4"),
+             nbformat.v4.new_code_cell("y = 3")]
+    student = make_student.student_version(nbformat.v4.new_notebook(cells=cells), "99_demo.ipynb")
+    client = nbclient.NotebookClient(student, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(nbclient.exceptions.CellExecutionError) as err:
         client.execute()
-    assert err.value.ename == "NotImplementedError"
-    executed = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and c.get("execution_count")]
-    assert max(executed) == first_stub
-    errors = [o for c in student.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert [e.ename for e in errors] == ["NotImplementedError"]
+    assert err.value.ename == "NotImplementedError" and "double it" in str(err.value)
+    assert [bool(c.get("execution_count")) for c in student.cells if c.cell_type == "code"] == [True, True, False]
 
 
 @pytest.mark.parametrize("source, message", [
@@ -88,8 +92,10 @@ def test_no_exercise_answer_is_already_on_the_page(path):
 
 
 def _nb(lesson, solution):
-    cells = [nbformat.v4.new_code_cell(lesson),
-             nbformat.v4.new_code_cell(f"def answer(H, g, d):\n    ### BEGIN SOLUTION\n{solution}\n    ### END SOLUTION")]
+    cells = [
+        nbformat.v4.new_code_cell(lesson),
+        nbformat.v4.new_code_cell(f"def answer(H, g, d):\n    ### BEGIN SOLUTION\n{solution}\n    ### END SOLUTION"),
+    ]
     return nbformat.v4.new_notebook(cells=cells)
 
 
@@ -109,7 +115,9 @@ def test_the_leak_detector_sees_through_names_and_temporaries(lesson):
     "y = jnp.linalg.norm(a - b) / jnp.linalg.norm(b)",
 ])
 def test_the_leak_detector_ignores_api_use_and_library_calls(lesson):
-    solution = "    coords = evecs.T @ g\n    return -G @ (evecs @ (coords / (evals + d)))\n    _ = jax.jvp(f, (w,), (v,))"
+    solution = (
+        "    coords = evecs.T @ g\n    return -G @ (evecs @ (coords / (evals + d)))\n    _ = jax.jvp(f, (w,), (v,))"
+    )
     assert exercise_leaks.leaks(_nb(lesson, solution)) == []
 
 

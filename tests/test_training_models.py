@@ -8,11 +8,11 @@ from course_utils import data as D, models as M, training as T
 
 
 def test_model_shapes_single_and_batched():
-    key = jax.random.PRNGKey(0)
+    key = jax.random.key(0)
     x = jnp.ones((5, 64))
     cases = [
-        (M.linear_init(key, 64), M.linear_apply, ()),
-        (M.linear_init(key, 64, 10), M.linear_apply, (10,)),
+        (M.linear_init(64), M.linear_apply, ()),
+        (M.linear_init(64, 10), M.linear_apply, (10,)),
         (M.mlp_init(key, [64, 7, 3]), M.mlp_apply, (3,)),
         (M.cnn_init(key, 8), M.cnn_apply, (10,)),
     ]
@@ -42,16 +42,16 @@ def test_empirical_risk_weights_and_l2():
     loss = M.example_loss(M.linear_apply, M.squared_error)
     X, Y = np.eye(3), np.array([1.0, 2.0, 3.0])
     params = {"w": jnp.zeros(3), "b": jnp.asarray(1.0)}
-    assert np.isclose(T.empirical_risk(loss, params, X, Y), (0 + 0.5 + 2) / 3)
-    assert np.isclose(T.empirical_risk(loss, params, X, Y, l2=2.0), (0 + 0.5 + 2) / 3 + 1.0)
-    assert np.isclose(T.empirical_risk(loss, params, X, Y, weights=jnp.array([1.0, 1.0, 0.0])), 0.5 / 3)
+    assert np.isclose(T.empirical_risk(loss, params, (X, Y)), (0 + 0.5 + 2) / 3)
+    assert np.isclose(T.empirical_risk(loss, params, (X, Y), l2=2.0), (0 + 0.5 + 2) / 3 + 1.0)
+    assert np.isclose(T.empirical_risk(loss, params, (X, Y), weights=jnp.array([1.0, 1.0, 0.0])), 0.5 / 3)
 
 
 def test_newton_solves_ridge_regression_exactly():
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((30, 4)), rng.standard_normal(30)
     loss = M.example_loss(M.linear_apply, M.squared_error)
-    fit = T.train_newton(loss, M.linear_init(None, 4), X, Y, l2=0.1, tol=1e-12)
+    fit = T.train_newton(loss, M.linear_init(4), (X, Y), l2=0.1, tol=1e-12)
     Xa = np.hstack([np.ones((30, 1)), X])  # ravel order: b, w; the bias is penalised too
     theta = np.linalg.solve(Xa.T @ Xa / 30 + 0.1 * np.eye(5), Xa.T @ Y / 30)
     assert fit.grad_norm <= 1e-12 and fit.steps <= 3
@@ -61,7 +61,7 @@ def test_newton_solves_ridge_regression_exactly():
 def test_softmax_regression_newton_converges():
     ds = D.load_digits(n_train=300)
     loss = M.example_loss(M.linear_apply, M.cross_entropy)
-    fit = T.train_newton(loss, M.linear_init(None, 64, 10), ds.x_train, ds.y_train, l2=0.01)
+    fit = T.train_newton(loss, M.linear_init(64, 10), (ds.x_train, ds.y_train), l2=0.01)
     assert fit.grad_norm <= 1e-10
     acc = np.mean(np.argmax(M.linear_apply(fit.params, ds.x_test), 1) == ds.y_test)
     assert acc > 0.9
@@ -70,10 +70,10 @@ def test_softmax_regression_newton_converges():
 def test_lbfgs_trains_the_cnn_to_tolerance_deterministically():
     ds = D.load_digits(n_train=100)
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
-    params = M.cnn_init(jax.random.PRNGKey(1), 8, channels=(4, 4))
-    fits = [T.train_lbfgs(loss, params, ds.x_train, ds.y_train, l2=0.01, tol=1e-6) for _ in range(2)]
+    params = M.cnn_init(jax.random.key(1), 8, channels=(4, 4))
+    fits = [T.train_lbfgs(loss, params, (ds.x_train, ds.y_train), l2=0.01, tol=1e-6) for _ in range(2)]
     assert fits[0].grad_norm <= 1e-6
-    assert np.isclose(fits[0].grad_norm, T.grad_norm(loss, fits[0].params, ds.x_train, ds.y_train, 0.01))
+    assert np.isclose(fits[0].grad_norm, T.grad_norm(loss, fits[0].params, (ds.x_train, ds.y_train), l2=0.01))
     assert np.array_equal(fits[0].params["dense"]["w"], fits[1].params["dense"]["w"])
     acc = np.mean(np.argmax(M.cnn_apply(fits[0].params, ds.x_test), 1) == ds.y_test)
     assert acc > 0.7
@@ -88,15 +88,40 @@ def test_preconditioned_lbfgs_reaches_the_same_minimum_in_far_fewer_steps():
     ds = D.load_digits(n_train=300)
     loss = M.example_loss(M.linear_apply, M.cross_entropy)
     X, Y = ds.x_train, ds.y_train
-    fit = T.train_newton(loss, M.linear_init(None, 64, 10), X, Y, l2=1e-3, tol=1e-12)
+    fit = T.train_newton(loss, M.linear_init(64, 10), (X, Y), l2=1e-3, tol=1e-12)
     w, unravel = ravel_pytree(fit.params)
-    H = C.hessian_matrix(lambda v: T.empirical_risk(loss, unravel(v), X, Y, 1e-3), w)
+    H = C.hessian_matrix(lambda v: T.empirical_risk(loss, unravel(v), (X, Y), l2=1e-3), w)
     weights = np.ones(len(Y))
     weights[3] = 0.0  # retrain without example 3, from the full-data optimum
-    exact = T.train_newton(loss, fit.params, X, Y, l2=1e-3, weights=weights, tol=1e-12)
-    plain = T.train_lbfgs(loss, fit.params, X, Y, l2=1e-3, weights=weights, tol=1e-10)
-    pre = T.train_lbfgs(loss, fit.params, X, Y, l2=1e-3, weights=weights, tol=1e-10, factor=jnp.linalg.cholesky(H))
+    exact = T.train_newton(loss, fit.params, (X, Y), l2=1e-3, weights=weights, tol=1e-12)
+    plain = T.train_lbfgs(loss, fit.params, (X, Y), l2=1e-3, weights=weights, tol=1e-10)
+    pre = T.train_lbfgs(loss, fit.params, (X, Y), l2=1e-3, weights=weights, tol=1e-10, factor=jnp.linalg.cholesky(H))
     assert pre.grad_norm <= 1e-10 and plain.grad_norm <= 1e-10
-    assert np.isclose(pre.grad_norm, T.grad_norm(loss, pre.params, X, Y, 1e-3, weights))
+    assert np.isclose(pre.grad_norm, T.grad_norm(loss, pre.params, (X, Y), l2=1e-3, weights=weights))
     assert np.allclose(ravel_pytree(pre.params)[0], ravel_pytree(exact.params)[0], atol=1e-7)
     assert pre.steps * 5 < plain.steps
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda X, Y, p: ((X.at[3, 1].set(jnp.nan), Y), p), "`train X` contains 1 NaN"),
+    (lambda X, Y, p: ((X[:0], Y[:0]), p), "training set is empty"),
+    (lambda X, Y, p: ((X, Y[:5]), p), "train Y has 5"),
+    (lambda X, Y, p: ((X, Y), {**p, "b": jnp.asarray(jnp.inf)}), "`params` contains 1 NaN or infinite"),
+])
+def test_trainers_refuse_bad_input(change, message):
+    ds = D.load_digits(n_train=20)
+    loss = M.example_loss(M.linear_apply, M.cross_entropy)
+    train, params = change(jnp.asarray(ds.x_train), jnp.asarray(ds.y_train), M.linear_init(64, 10))
+    for trainer in (T.train_newton, T.train_lbfgs):
+        with pytest.raises(ValueError, match=message):
+            trainer(loss, params, train, l2=0.01)
+    with pytest.raises(ValueError, match="l2 must be"):
+        T.train_newton(loss, M.linear_init(64, 10), (ds.x_train, ds.y_train), l2=-1.0)
+
+
+def test_trainers_run_inside_a_transformation_without_their_checks():
+    ds = D.load_digits(n_train=40)
+    loss = M.example_loss(M.linear_apply, M.cross_entropy)
+    fits = jax.vmap(lambda l2: T.train_newton(loss, M.linear_init(64, 10), (ds.x_train, ds.y_train), l2=l2))(
+        jnp.array([0.01, 0.1]))
+    assert fits.grad_norm.shape == (2,) and np.all(fits.grad_norm <= 1e-10)

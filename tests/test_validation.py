@@ -41,15 +41,15 @@ def test_loo_check_on_logistic_regression_agrees_and_reports_each_subset():
     loss = M.example_loss(M.linear_apply, M.logistic_loss)
     ds = D.binary_subset(D.load_digits(), (1, 7))
     X, Y = ds.x_train[:100], ds.y_train[:100]
-    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-12)
+    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-12)
     test = (ds.x_test[0], ds.y_test[0])
-    scores = I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver="exact")
+    scores = I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver=I.Exact())
     check = V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, n_top=10, n_random=8,
                         key=jax.random.key(1), tol=1e-10)
     assert check.indices.shape == (18,) and check.is_top.sum() == 10 and np.all(check.grad_norm <= 1e-9)
     # the prediction is −score/n and the actual change comes from the retrained parameters
     assert np.allclose(check.predicted, -np.asarray(scores)[check.indices] / 100)
-    refit = T.train_newton(loss, fit.params, X, Y, l2=0.01, tol=1e-12,
+    refit = T.train_newton(loss, fit.params, (X, Y), l2=0.01, tol=1e-12,
                            weights=np.where(np.arange(100) == check.indices[0], 0.0, 1.0))
     assert np.isclose(check.actual[0], loss(refit.params, *test) - loss(fit.params, *test), rtol=1e-8)
     agree = check.agreement()
@@ -84,9 +84,9 @@ def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
     loss = M.example_loss(M.linear_apply, M.logistic_loss)
     ds = D.binary_subset(D.load_digits(), (1, 7))
     X, Y = ds.x_train[:60], ds.y_train[:60]
-    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-10)
+    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-10)
     test = (ds.x_test[0], ds.y_test[0])
-    scores = np.asarray(I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver="exact"))
+    scores = np.asarray(I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver=I.Exact()))
     chosen = (np.array([3, 7, 11, 20]), np.array([True, True, False, False]))
     check = V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, removals=chosen)
     assert np.array_equal(check.indices, chosen[0]) and np.allclose(check.predicted, -scores[chosen[0]] / 60)
@@ -102,7 +102,7 @@ def test_newton_retrains_reach_a_tight_tolerance():
     loss = M.example_loss(M.linear_apply, M.logistic_loss)
     ds = D.binary_subset(D.load_digits(), (1, 7))
     X, Y = ds.x_train[:100], ds.y_train[:100]
-    fit = T.train_newton(loss, M.linear_init(None, 64), X, Y, l2=0.01, tol=1e-12)
+    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-12)
     _, norms = I.leave_one_out(loss, fit.params, (X, Y), np.arange(40), l2=0.01, tol=1e-12)
     assert fit.grad_norm <= 1e-12 and float(np.max(norms)) <= 1e-12
 
@@ -115,3 +115,40 @@ def test_union_removals_merges_each_estimators_top_points_then_draws_others():
     with pytest.raises(ValueError, match="left outside"):
         V.union_removals([a, b], n_top=2, n_random=7, key=jax.random.key(0))
     assert np.isnan(V.pearson(np.ones(4), np.arange(4.0)))     # undefined, not a warning and a garbage number
+
+
+def test_timing_helpers_wait_for_the_result_and_skip_the_compile():
+    import time
+
+    from course_utils import timing
+
+    calls = []
+    slow = lambda x: (calls.append(1), time.sleep(0.01), x)[2]
+    assert 0.009 < timing.seconds(slow, 1.0, repeats=2) < 1.0 and len(calls) == 3     # one warm-up, two timed
+    with timing.timer() as t:
+        time.sleep(0.01)
+    assert 0.009 < t.seconds < 1.0
+
+
+def test_gallery_and_spectrum_plots():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import plots
+
+    rng = np.random.default_rng(3)
+    images, scores = rng.random((20, 16)), rng.standard_normal(20)
+    fig = plots.influence_gallery(
+        images[0], images, scores, image_shape=(4, 4), k=3, train_titles=list("abcdefghijklmnopqrst")
+    )
+    titles = [a.get_title() for a in fig.axes]
+    helpful = titles[1].split("·")[1].split("\n")[0].strip()
+    assert helpful == "abcdefghijklmnopqrst"[int(np.argmin(scores))]          # the most negative score is helpful #1
+    assert f"{scores.max():+.2g}" in titles[5]                              # the most positive is harmful #1
+    with pytest.raises(ValueError, match="one score per training image"):
+        plots.influence_gallery(images[0], images, scores[:5], image_shape=(4, 4))
+    fig, ax = plt.subplots()
+    plots.spectrum(ax, np.array([-3.0, 1.0, 0.01]), "H", reference=0.01)
+    assert np.allclose(ax.lines[0].get_ydata(), [3.0, 1.0, 0.01])
+    plt.close("all")

@@ -7,7 +7,8 @@ In the instructor notebooks, solutions sit inside code cells between nbgrader's 
     ### END SOLUTION
 
 and each block becomes ``raise NotImplementedError("Student exercise: <hint>")``, the hint being the first
-comment line of the cell. Blocks between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` are removed,
+comment line of the cell (the message on its own line, so the stub stays within ruff's line length).
+Blocks between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` are removed,
 outputs are cleared, and the Colab badge points at the student copy (``student/`` on the same release).
 An unbalanced marker is an error naming the notebook and the cell.
 """
@@ -28,6 +29,14 @@ def _hint(source):
     return first.lstrip("# ").replace('"', "'") if first.startswith("#") else "replace this line with your code"
 
 
+def _stub(indent, hint, width=120):
+    """The stub's lines; the message goes on its own line and a long hint is cut at a word (ruff's line length)."""
+    room = width - len(indent) - 4 - len('"Student exercise: ")')
+    if len(hint) > room:
+        hint = hint[: room - 1].rsplit(" ", 1)[0] + "…"
+    return [f"{indent}raise NotImplementedError(", f'{indent}    "Student exercise: {hint}")']
+
+
 def strip_cell(source, where):
     """The cell's source with every solution replaced by a stub and every hidden-test block removed."""
     out, open_marker = [], None
@@ -39,7 +48,7 @@ def strip_cell(source, where):
             open_marker = text
             if text == "### BEGIN SOLUTION":
                 indent = line[: len(line) - len(line.lstrip())]
-                out.append(f'{indent}raise NotImplementedError("Student exercise: {_hint(source)}")')
+                out.extend(_stub(indent, _hint(source)))
         elif text in MARKERS.values():
             if MARKERS.get(open_marker) != text:
                 raise MarkerError(f"{where}, line {number}: {text!r} without its opening marker")

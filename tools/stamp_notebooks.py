@@ -33,12 +33,13 @@ def setup_source(url, release):
         "# Setup: on Colab, install the course library once, pinned to a release; Colab's own jax/numpy are kept\n"
         "# (pip does not upgrade what is already installed). Locally, `make lab` has installed it already.\n"
         "try:\n"
-        "    import course_utils\n"
+        "    import course_utils  # noqa: F401\n"
         "except ImportError:\n"
-        "    import subprocess, sys\n"
+        "    import subprocess\n"
+        "    import sys\n\n"
         "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
         f"                           \"course-utils @ git+{url}@{release}\"])\n"
-        "    import course_utils"
+        "    import course_utils  # noqa: F401"
     )
 
 
