@@ -94,3 +94,32 @@ def test_every_notebook_has_the_course_skeleton_in_order():
         assert not missing, f"{path.name} lacks: {missing}"
         assert list(order.values()) == sorted(order.values()), f"{path.name}: skeleton out of order {order}"
         assert order["badge"] == 0 and order["setup"] == min(i for i, c in enumerate(cells) if c.cell_type == "code")
+
+
+def test_colabs_versions_meet_every_requirement():
+    """The setup cell installs the course into Colab's packages; a lower bound above Colab's version would make pip
+    upgrade that package there. (A quick check of the bounds; `make test-colab` checks the real install.)"""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    colab = _load_tool("colab_run")
+    pins = colab.read_pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for line in project["dependencies"]:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in tools/colab-constraints.txt (what version does Colab have?)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{line}: Colab has {name}=={pins[name]}"
+    colab_python = ".".join(map(str, colab.COLAB_PYTHON))
+    assert SpecifierSet(project["requires-python"]).contains(colab_python), f"Colab runs Python {colab_python}"
+
+
+def test_one_python_requirement():
+    """pyproject's requires-python, environment.yml and the README name the same minimum Python."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert f"python{requires}" in env["dependencies"]
+    minimum = re.fullmatch(r">=\s*(3\.\d+)", requires).group(1)
+    assert f"Python {minimum}+" in (ROOT / "README.md").read_text()
+
