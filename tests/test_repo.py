@@ -4,6 +4,7 @@ import pathlib
 import re
 import tomllib
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -123,3 +124,27 @@ def test_one_python_requirement():
     minimum = re.fullmatch(r">=\s*(3\.\d+)", requires).group(1)
     assert f"Python {minimum}+" in (ROOT / "README.md").read_text()
 
+
+def test_setup_cell_installs_only_when_missing_and_stops_on_a_tpu(monkeypatch):
+    """The setup cell, run where course_utils is missing (Colab): on CPU or GPU it pip-installs the release; on a
+    TPU (no float64) it stops before installing and says how to switch the runtime."""
+    import sys
+    import types
+
+    source = _load_tool("stamp_notebooks").setup_source("https://github.com/someone/fork", "v9.9")
+    for backend in ["cpu", "gpu", "tpu"]:
+        calls = []
+        fake_subprocess = types.SimpleNamespace(
+            check_call=lambda cmd: (calls.append(cmd), sys.modules.__setitem__("course_utils", types.ModuleType("c"))))
+        monkeypatch.setitem(sys.modules, "course_utils", None)       # `import course_utils` raises ImportError
+        monkeypatch.setitem(sys.modules, "subprocess", fake_subprocess)
+        monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(default_backend=lambda: backend))
+        if backend == "tpu":
+            with pytest.raises(RuntimeError, match="Change runtime type"):
+                exec(source, {})
+            assert calls == []
+        else:
+            exec(source, {})
+            assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
+                              "course-utils @ git+https://github.com/someone/fork@v9.9"]]
+        monkeypatch.undo()
