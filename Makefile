@@ -1,12 +1,13 @@
 # The two commands a newcomer needs (see README.md):
 #   make lab    set up .venv (first time only) and open the course in JupyterLab
 #   make test   set up .venv (first time only) and run every unit test and every notebook
+# and for CI: make test-colab (Colab's package versions in .venv-colab/; see tools/colab_run.py)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test bench student slides clean
+.PHONY: lab test test-colab bench student slides clean
 
 # Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
 # resolves and installs in seconds; pip is the fallback if uv cannot be had.
@@ -31,6 +32,12 @@ $(NODE_STAMP): slides/package-lock.json
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
 
+# Google Colab's versions (tools/colab-constraints.txt) on Python 3.13 in a fresh .venv-colab/; install the course
+# as the notebooks' setup cell does, fail if that changed any of them, then run every notebook top to bottom.
+# Needs only the standard library to start; finds python3.13 on PATH or in pyenv (or set COLAB_PYTHON=...).
+test-colab:
+	$(PYTHON) tools/colab_run.py
+
 # student versions of every notebook (solutions stubbed out, outputs cleared) in student/ (committed; a test fails
 # when they are stale, so run this after editing a notebook)
 student: $(STAMP)
@@ -46,4 +53,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_first_second_call.py
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) .venv-colab build

@@ -4,6 +4,7 @@ import pathlib
 import re
 import tomllib
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -104,3 +105,56 @@ def test_ruff_finds_nothing_in_the_package_tests_tools_and_notebooks():
     paths = [str(ROOT / d) for d in ("course_utils", "tests", "tools", "benchmarks", "slides", "notebooks")]
     result = subprocess.run([sys.executable, "-m", "ruff", "check", *paths], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_colabs_versions_meet_every_requirement():
+    """The setup cell installs the course into Colab's packages; a lower bound above Colab's version would make pip
+    upgrade that package there. (A quick check of the bounds; `make test-colab` checks the real install.)"""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+
+    colab = _load_tool("colab_run")
+    pins = colab.read_pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for line in project["dependencies"]:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in tools/colab-constraints.txt (what version does Colab have?)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{line}: Colab has {name}=={pins[name]}"
+    colab_python = ".".join(map(str, colab.COLAB_PYTHON))
+    assert SpecifierSet(project["requires-python"]).contains(colab_python), f"Colab runs Python {colab_python}"
+
+
+def test_one_python_requirement():
+    """pyproject's requires-python, environment.yml and the README name the same minimum Python."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert f"python{requires}" in env["dependencies"]
+    minimum = re.fullmatch(r">=\s*(3\.\d+)", requires).group(1)
+    assert f"Python {minimum}+" in (ROOT / "README.md").read_text()
+
+
+def test_setup_cell_installs_only_when_missing_and_stops_on_a_tpu(monkeypatch):
+    """The setup cell, run where course_utils is missing (Colab): on CPU or GPU it pip-installs the release; on a
+    TPU (no float64) it stops before installing and says how to switch the runtime."""
+    import sys
+    import types
+
+    source = _load_tool("stamp_notebooks").setup_source("https://github.com/someone/fork", "v9.9")
+    for backend in ["cpu", "gpu", "tpu"]:
+        calls = []
+        fake_subprocess = types.SimpleNamespace(
+            check_call=lambda cmd: (calls.append(cmd), sys.modules.__setitem__("course_utils", types.ModuleType("c"))))
+        monkeypatch.setitem(sys.modules, "course_utils", None)       # `import course_utils` raises ImportError
+        monkeypatch.setitem(sys.modules, "subprocess", fake_subprocess)
+        monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(default_backend=lambda: backend))
+        if backend == "tpu":
+            with pytest.raises(RuntimeError, match="Change runtime type"):
+                exec(source, {})
+            assert calls == []
+        else:
+            exec(source, {})
+            assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
+                              "course-utils @ git+https://github.com/someone/fork@v9.9"]]
+        monkeypatch.undo()

@@ -30,13 +30,17 @@ def badge(url, release, folder, name):
 
 def setup_source(url, release):
     return (
-        "# Setup: on Colab, install the course library once, pinned to a release; Colab's own jax/numpy are kept\n"
-        "# (pip does not upgrade what is already installed). Locally, `make lab` has installed it already.\n"
+        "# Setup. On Colab: install the course library, pinned to a release; Colab's own packages already meet its\n"
+        "# requirements, so pip upgrades none of them. Locally, `make lab` has installed it already.\n"
         "try:\n"
         "    import course_utils  # noqa: F401\n"
         "except ImportError:\n"
         "    import subprocess\n"
         "    import sys\n\n"
+        "    import jax\n"
+        "    if jax.default_backend() == \"tpu\":  # JAX has float64 on CPU and GPU, not on a TPU\n"
+        "        raise RuntimeError(\"This course needs float64, which JAX lacks on a TPU: \"\n"
+        "                           \"Runtime → Change runtime type → CPU or GPU, then run the notebook again.\")\n"
         "    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"--quiet\",\n"
         f"                           \"course-utils @ git+{url}@{release}\"])\n"
         "    import course_utils  # noqa: F401"
