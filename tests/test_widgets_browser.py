@@ -6,6 +6,7 @@ from this environment on a copy of notebooks/ (nothing is written into the repos
 config/data/runtime and IPython dirs (the user's settings and startup files cannot interfere), and drives
 Debian's Chromium with Playwright (`executable_path`: no browser download, never `playwright install`).
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -95,8 +96,8 @@ def lab(tmp_path_factory):
         cmd.append("--allow-root")
     log = (tmp / "lab.log").open("w")
     server = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = None
     try:
-        url = None
         deadline = time.monotonic() + 120
         while url is None:  # the server writes its real URL (port retries included) to its runtime dir
             assert server.poll() is None, f"JupyterLab exited:\n{(tmp / 'lab.log').read_text()[-3000:]}"
@@ -111,7 +112,13 @@ def lab(tmp_path_factory):
             time.sleep(0.5)
         yield {"url": url, "token": token, "log": tmp / "lab.log"}
     finally:
-        server.terminate()  # Jupyter Server shuts its kernels down on SIGTERM
+        if url is not None:  # shut every kernel down first, so none outlives the server
+            with contextlib.suppress(OSError, ValueError):
+                api = f"{url}/api/kernels?token={token}"
+                for kernel in json.loads(urllib.request.urlopen(api, timeout=10).read()):
+                    urllib.request.urlopen(urllib.request.Request(
+                        f"{url}/api/kernels/{kernel['id']}?token={token}", method="DELETE"), timeout=30)
+        server.terminate()  # Jupyter Server also shuts its kernels down on SIGTERM
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -141,6 +148,9 @@ STATE = f"""([path, upto]) => {{
         .map(o => `${{o.ename}}: ${{o.evalue}}`));
     return {{status, errors, done: cells.length > 0 && cells[cells.length - 1].model.executionCount !== null}};
 }}"""
+
+
+STATUS = f"(path) => (({PANEL})(path).sessionContext.session?.kernel?.status) || 'none'"
 
 
 def _images(output):
@@ -191,7 +201,11 @@ def test_moving_a_slider_redraws_the_figure(lab, browser, notebook, label, key, 
 
         handle.focus()
         handle.press(key)
-        value_after = readout.inner_text().strip()
+        for _ in range(40):
+            value_after = readout.inner_text().strip()
+            if value_after != value_before:
+                break
+            time.sleep(0.25)
         assert value_after != value_before, f"{notebook}: {key} did not move the {label!r} slider"
         if expected is not None:
             assert value_after == expected, f"{notebook}: slider at {value_after}, expected {expected}"
@@ -201,7 +215,7 @@ def test_moving_a_slider_redraws_the_figure(lab, browser, notebook, label, key, 
         deadline, quiet_since, last = time.monotonic() + REPLOT_TIMEOUT_S, None, None
         while True:
             images = _images(output)
-            idle = page.evaluate(STATE, [notebook, index])["status"] == "idle"
+            idle = page.evaluate(STATUS, notebook) == "idle"
             if images and images != before and images == last and idle:
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= QUIET_S:
