@@ -11,8 +11,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
+# The few packages conda-forge names differently from PyPI (conda-forge name -> PyPI name)
+CONDA_TO_PYPI = {"playwright-python": "playwright"}
+
+
 def _name(requirement):
     return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pypi(conda_requirement):
+    name = _name(conda_requirement)
+    return CONDA_TO_PYPI.get(name, name) + conda_requirement.strip()[len(name):]
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
@@ -21,7 +30,7 @@ def test_environment_yml_names_the_same_dependencies_as_pyproject():
     for extra in project["optional-dependencies"].values():
         wanted |= set(extra)
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = {d for d in env["dependencies"] if isinstance(d, str) and _name(d) not in {"python", "pip"}}
+    conda = {_pypi(d) for d in env["dependencies"] if isinstance(d, str) and _name(d) not in {"python", "pip"}}
     # same packages, and the same version ranges
     assert {_name(r) for r in conda} == {_name(r) for r in wanted}
     assert {r.replace(" ", "") for r in conda} == {r.replace(" ", "") for r in wanted}
