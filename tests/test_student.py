@@ -40,16 +40,25 @@ def test_student_copy_has_stubs_and_no_solution_text(path):
     assert f"/student/{path.name}" in student.cells[0].source and f"/notebooks/{path.name}" not in text
 
 
-def test_executing_a_student_notebook_stops_at_the_first_stub():
-    path = ROOT / "notebooks" / "00_jax_essentials.ipynb"
-    student = make_student.student_version(nbformat.read(path, as_version=4), path.name)
+def test_executing_a_student_notebook_stops_at_the_first_stub(tmp_path):
+    """On a small notebook shaped like the course's (nbval already executes every real notebook once)."""
+    code = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 99 · demo"),
+        code("import math\nx = 2.0"),
+        code("print(math.sqrt(x))"),
+        code("# Exercise 1: the square\ndef square(v):\n    ### BEGIN SOLUTION\n    return v * v\n    ### END SOLUTION\n\n"
+             "assert square(3) == 9"),
+        code("# Exercise 2: the cube\ndef cube(v):\n    ### BEGIN SOLUTION\n    return v ** 3\n    ### END SOLUTION"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    student = make_student.student_version(nb, "99_demo.ipynb")
     first_stub = next(i for i, c in enumerate(student.cells) if "NotImplementedError" in c.source)
-    client = nbclient.NotebookClient(student, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    client = nbclient.NotebookClient(student, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     with pytest.raises(nbclient.exceptions.CellExecutionError) as err:
         client.execute()
-    assert err.value.ename == "NotImplementedError"
+    assert err.value.ename == "NotImplementedError" and "Student exercise: Exercise 1: the square" in str(err.value)
     executed = [i for i, c in enumerate(student.cells) if c.cell_type == "code" and c.get("execution_count")]
-    assert max(executed) == first_stub
+    assert executed == [1, 2, 3] and max(executed) == first_stub
     errors = [o for c in student.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert [e.ename for e in errors] == ["NotImplementedError"]
 
