@@ -331,6 +331,7 @@ class Slide:
     blocks: list
     kicker: str = ""          # the section title, on continuation and figure slides
     used: float = 0.0
+    overflow: bool = False    # started because the previous slide was full
 
     def room(self):
         return BUDGET - self.used - (KICKER_H if self.kicker else 0)
@@ -361,8 +362,8 @@ def key_equation(section_blocks):
     return maths[-1] if maths and maths[-1].height <= 170 else None
 
 
-def paginate(nb):
-    """[[Slide, …] per section]: each section a reveal.js column, its first slide on top."""
+def cell_blocks(nb):
+    """Every block the deck shows, in order, each knowing its cell."""
     blocks = []
     for index, cell in enumerate(nb.cells):
         kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
@@ -381,9 +382,23 @@ def paginate(nb):
         for b in new:
             b.cell = index
         blocks += new
+    return blocks
 
-    sections, seen = [], []                            # seen: this section's blocks so far (for its equation)
-    title = ""
+
+def paginate(nb):
+    """[[Slide, …] per section]: each section a reveal.js column, its first slide on top.
+
+    A block goes on the current slide if its estimated height fits (a heading or a lead-in together with what
+    follows it); otherwise a sub-slide continues the section under its title. A figure fills a slide of its
+    own (with its cell's printed lines, and the section's key equation above it when there is room); what
+    follows a figure starts the next slide. Printed results alone on a slide are joined by the figure that
+    follows them if it still gets MIN_FIGURE_H.
+    """
+    blocks = cell_blocks(nb)
+    cell_height = {}
+    for b in blocks:
+        cell_height[b.cell] = cell_height.get(b.cell, 0) + b.height
+    sections, seen, title = [], [], ""                 # seen: this section's blocks so far (for its equation)
     for i, block in enumerate(blocks):
         nxt = blocks[i + 1] if i + 1 < len(blocks) else None
         if block.brk == "slide" or not sections:
@@ -392,16 +407,19 @@ def paginate(nb):
             seen = []
         slide = sections[-1][-1]
         need = block.height + (nxt.height if block.keep_with_next and nxt and nxt.brk == "" else 0)
-        if block.kind == "figure" and nxt is not None and nxt.kind == "output" and nxt.brk == "":
+        if block.kind == "figure" and nxt is not None and nxt.kind == "output" and nxt.cell == block.cell:
             need += nxt.height
         after_figure = slide.has_figure() and (block.kind == "figure" or block.cell != slide.blocks[-1].cell)
-        new = slide.blocks and (block.brk == "subslide" or need > slide.room() or after_figure)
-        if not new and block.kind == "figure" and block.height > slide.room():
-            new = True
-        if block.brk == "subslide" and not slide.blocks and len(sections[-1]) > 1:
+        forced = block.brk == "subslide"
+        if forced and block.opens_figure_cell and slide.kicker and slide.blocks \
+                and all(b.kind == "output" for b in slide.blocks) and cell_height[block.cell] <= slide.room():
+            forced = False                              # results, then the figure they lead to
+        overflow = bool(slide.blocks) and (need > slide.room() or (block.kind == "figure" and block.height > slide.room()))
+        new = bool(slide.blocks) and (forced or overflow or after_figure)
+        if forced and not slide.blocks and len(sections[-1]) > 1:
             new = False                                 # an empty continuation slide already waits
         if new:
-            slide = Slide([], kicker=title if block.kind != "heading" else "")
+            slide = Slide([], kicker=title if block.kind != "heading" else "", overflow=overflow and not forced)
             sections[-1].append(slide)
         if (block.kind == "figure" or block.opens_figure_cell) and not slide.blocks:
             eq = key_equation(seen)
@@ -412,7 +430,30 @@ def paginate(nb):
         slide.blocks.append(block)
         slide.used += block.height
         seen.append(block)
+    for column in sections:
+        for a, b in zip(column, column[1:]):
+            if b.overflow:
+                balance(a, b)
     return sections
+
+
+def balance(a, b):
+    """Slide b continues a's paragraphs or list: move a's last blocks over while that evens out the two heights
+    (so a split list leaves no lone item behind), keeping a heading or lead-in with what follows it."""
+    def total(s):
+        return s.used + (KICKER_H if s.kicker else 0)
+    movable = ("prose", "list")
+    while len(a.blocks) > 1 and b.blocks and a.blocks[-1].kind in movable and a.blocks[-1].cell == b.blocks[0].cell:
+        run = [a.blocks[-1]]
+        while len(a.blocks) > len(run) + 1 and a.blocks[-len(run) - 1].keep_with_next:
+            run.insert(0, a.blocks[-len(run) - 1])      # a lead-in goes with its paragraph
+        h = sum(x.height for x in run)
+        if b.room() < h or total(a) - h < total(b) + h or any(x.kind == "heading" for x in run):
+            break
+        del a.blocks[-len(run):]
+        b.blocks[:0] = run
+        a.used -= h
+        b.used += h
 
 
 # ----------------------------------------------------------------------------------------------- rendering
