@@ -81,9 +81,14 @@ def prepare(nb, name="notebook"):
         warnings.warn(f"{name}: slide tags are out of date (run python tools/tag_slides.py); "
                       "building with the tags computed now", stacklevel=2)
     cells = []
+    markdown = "\n".join(c.source for c in tagged.cells if c.cell_type == "markdown")
+    markdown = re.split(r"^#+\s*Exercises\b", markdown, flags=re.M)[-1]   # what the Exercises section states
     for cell in tagged.cells:
         if cell.cell_type == "code" and tag_slides.is_exercise(cell.source):
-            continue                                     # the solutions: never run, never shown
+            task = exercise_task(cell.source, markdown)  # the solutions: never run, never shown
+            if task:
+                cells.append(nbformat.v4.new_markdown_cell(task, metadata={"slideshow": {"slide_type": "-"}}))
+            continue
         if tag_slides.GRID in cell.metadata.get("tags", []):
             cell.source = static_interact(cell.source)
         cells.append(cell)
@@ -91,6 +96,19 @@ def prepare(nb, name="notebook"):
     tagged.cells = [injected, *cells]
     tagged.metadata.pop("widgets", None)
     return tagged
+
+
+def exercise_task(source, markdown):
+    """An exercise whose task is stated only in its code cell's first comment line (the line make_student.py
+    keeps as the stub's hint), as markdown for the deck: "**Exercise 2.** the Bregman divergence …".
+    None when the notebook's Exercises section already states it (as "Exercise 2" or a list item "2.")."""
+    match = re.match(r"#\s*Exercise\s+(\d+)\s*[:.]\s*(.+)", source.lstrip().splitlines()[0])
+    if not match:
+        return None
+    number, task = match.groups()
+    if re.search(rf"Exercise {number}\b|^\s*{number}\.\s", markdown, flags=re.M):
+        return None
+    return f"**Exercise {number}.** {task.strip()}"
 
 
 def static_interact(source):

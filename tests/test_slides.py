@@ -151,6 +151,14 @@ def test_markdown_is_split_into_blocks_with_list_items_apart():
     assert build_slides.md_to_html("3. three").startswith('<ol start="3">')   # a list continued keeps its numbers
 
 
+def test_an_exercise_stated_only_in_its_code_shows_its_task_not_its_code():
+    cell = "# Exercise 2: the Bregman divergence in the logits\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
+    assert build_slides.exercise_task(cell, "\n**Exercise 3 (open).** More.") == \
+        "**Exercise 2.** the Bregman divergence in the logits"
+    assert build_slides.exercise_task(cell, "\n1. One.\n2. **Bregman.** Write it.") is None   # already stated
+    assert build_slides.exercise_task("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION", "") is None
+
+
 def test_interact_becomes_a_static_grid_call():
     source = 'label = "λ·η"; interact(show, a=FloatSlider(value=1, min=0, max=2, description="η"))'
     out = build_slides.static_interact(source)
