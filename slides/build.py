@@ -24,7 +24,6 @@ import html
 import json
 import pathlib
 import re
-import shutil
 import struct
 import sys
 import warnings
@@ -113,7 +112,7 @@ def exercise_task(source, markdown):
 
 def static_interact(source):
     """The cell with each ``interact(fn, …)`` call replaced by the same call to widget_grid (see INJECTED)."""
-    tree = tag_slides._tree(source)
+    tree = tag_slides.parse(source)
     calls = tag_slides.interact_calls(tree) if tree else []
     if not calls:
         raise ValueError("a cell tagged slides-widget-grid has no interact(fn, …) call to make static")
@@ -324,11 +323,18 @@ def split_lines(text, font, budget=BUDGET - KICKER_H - 20):
     return chunks
 
 
+def figure_outputs(cell):
+    return [o for o in cell.get("outputs", []) if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]
+
+
 def code_blocks(cell, brk):
     tags = cell.metadata.get("tags", [])
     kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
     if kind in ("skip", "notes"):
-        return []
+        if not figure_outputs(cell):
+            return []
+        warnings.warn("a cell tagged skip drew a figure: shown anyway (every figure belongs on a slide)")
+        tags, brk = [*tags, tag_slides.HIDE], "subslide"
     blocks = []
     if tag_slides.HIDE not in tags:
         source = cell.source.rstrip()
@@ -538,7 +544,10 @@ def deck_text(page):
 
 
 def build(path, out_root=ROOT / "build" / "slides", *, run=True):
-    """Execute notebook `path` and write its deck to out_root/<name>/ (index.html, deck.json, assets/)."""
+    """Execute notebook `path` and write its deck to out_root/<name>/ (index.html, deck.json, assets/).
+
+    ``run=False`` lays out the outputs the notebook already holds instead (a notebook executed elsewhere);
+    its interact() cells then have no grid."""
     path = pathlib.Path(path)
     missing = [str(p) for p in ASSETS.values() if not p.exists()]
     if missing:
@@ -550,6 +559,9 @@ def build(path, out_root=ROOT / "build" / "slides", *, run=True):
     sections = paginate(nb)
     title = notebook_title(original)
     figures = sum(b.kind == "figure" for s in sections for sl in s for b in sl.blocks)
+    drawn = sum(len(figure_outputs(c)) for c in nb.cells if c.cell_type == "code")
+    if figures != drawn:
+        raise RuntimeError(f"{path.name}: the notebook drew {drawn} figures but the deck places {figures}")
     template = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False) \
         .get_template("deck.html.j2")
     from pygments.formatters import HtmlFormatter

@@ -44,7 +44,7 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS")
 FIGURE_CALLS = {"show", "figure", "subplots", "imshow", "plot", "loglog", "semilogy", "scatter", "hist", "bar"}
 
 
-def _tree(source):
+def parse(source):
     """The cell's syntax tree, IPython magics and shell lines blanked out; None if it does not parse."""
     lines = [("pass" if line.lstrip().startswith(("%", "!")) else line) for line in source.splitlines()]
     try:
@@ -130,7 +130,7 @@ def decide(cell, api_names):
         return ("slide" if level in (1, 2) else "subslide" if level == 3 else "-"), set()
     if cell.cell_type != "code" or not cell.source.strip() or is_exercise(cell.source):
         return "skip", set()
-    tree = _tree(cell.source)
+    tree = parse(cell.source)
     if tree is None:                                   # not Python we can read: show its output only
         return "-", {HIDE}
     if only_imports(tree):
