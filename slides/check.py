@@ -120,8 +120,10 @@ def check_deck(index_html, browser=None):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(url, wait_until="load")
-        page.wait_for_function("window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup", timeout=60_000)
-        page.evaluate("() => MathJax.startup.promise")
+        page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
+        page.evaluate("""() => !window.MathJax ? null : MathJax.startup ? MathJax.startup.promise
+                              : MathJax.Hub ? new Promise(done => MathJax.Hub.Queue(done)) : null""")  # typeset
+        page.evaluate("() => Reveal.configure({transition: 'none', backgroundTransition: 'none'})")  # measure at rest
         page.evaluate("() => Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
         report = {"title": page.title(), "slides": [], "figures": 0, "min_font": None, "math": 0, "text": []}
         for h, v in page.evaluate(SLIDES):
