@@ -7,7 +7,8 @@ every request the page makes while it loads and while every slide is shown in tu
     the box, e.g. a code line cut off at the right edge);
   * figures: every image loaded, and drawn at least 360×200 px (so a figure is never a thumbnail);
   * text: the smallest font size of any text (the decks use 18 px and up; the check fails below 16 px);
-  * math: TeX source left untypeset.
+  * math: TeX source left untypeset;
+  * solutions: no line of the notebook's exercise solutions in the text of any slide.
 
 Prints one line per deck and exits 1 on any problem. tests/test_slides.py uses the same `check_deck`.
 """
@@ -164,6 +165,18 @@ def launch(pw):
         "--disable-sync", "--no-first-run", "--disable-features=Translate,OptimizationHints,MediaRouter"])
 
 
+def solution_leaks(report, notebook):
+    """Lines of the notebook's exercise solutions found in the text of any slide (none, if the notebook is gone)."""
+    if not notebook.exists():
+        return []
+    import nbformat
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    import build
+
+    text = "\n".join(report["text"])
+    return [line for line in build.solution_lines(nbformat.read(notebook, as_version=4)) if line in text]
+
+
 def main(paths):
     from playwright.sync_api import sync_playwright
 
@@ -181,6 +194,7 @@ def main(paths):
             bad = r["problems"] + [f"request to {u}" for u in r["external"]] + [f"page error: {e}" for e in r["errors"]]
             if r["figures"] != manifest["figures"]:
                 bad.append(f"{r['figures']} figures shown, {manifest['figures']} built")
+            bad += [f"solution line on a slide: {line}" for line in solution_leaks(r, root / "notebooks" / manifest["notebook"])]
             print(f"{pathlib.Path(path).parent.name}: {len(r['slides'])} slides, {r['figures']} figures, "
                   f"{len(r['requests'])} requests ({len(r['external'])} external), smallest text {r['min_font']} px, "
                   f"{len(bad)} problems  [{r['title']}]")
