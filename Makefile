@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test test-colab bench student slides clean
+.PHONY: lab test test-colab bench student slides slides-check clean
 
 # Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
 # resolves and installs in seconds; pip is the fallback if uv cannot be had.
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# reveal.js, MathJax, jQuery and require.js for the offline decks, pinned by slides/package-lock.json
+# reveal.js and MathJax 3 for the offline decks, pinned by slides/package-lock.json
 NODE_STAMP := slides/node_modules/.installed
 # (without npm, e.g. a Python-only machine, the tests that build a deck are skipped and say so)
 $(NODE_STAMP): slides/package-lock.json
@@ -43,9 +43,13 @@ test-colab:
 student: $(STAMP)
 	$(PY) tools/make_student.py notebooks student
 
-# one offline reveal.js deck per notebook in build/slides/
+# one offline reveal.js deck per notebook, each a folder build/slides/NN_…/ (executes every notebook once)
 slides: $(STAMP) $(NODE_STAMP)
 	$(PY) slides/build.py
+
+# every slide of every built deck measured in headless Chromium (overflow, requests, figures, font sizes)
+slides-check: $(STAMP)
+	$(PY) slides/check.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py

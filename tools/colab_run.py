@@ -35,12 +35,7 @@ TEST_TOOLS = ["nbclient"]       # what step 4 needs besides Colab's own packages
 # Notebooks that fail under Colab's versions only, for a reason found and reported to the notebooks' owner:
 # {notebook: (text of the failing line in the traceback, why)}. Such a failure is printed and tolerated; any other
 # failure of that notebook fails the run, and so does its passing (then delete its entry here).
-KNOWN_FAILURES = {
-    "03_hessian_vector_products.ipynb": (
-        "1.8 < hess_exp < 2.2",
-        "jax/jaxlib 0.7.2's XLA reserves 240 MB for the explicit Hessian at p = 1210 (211 MB under jax 0.10), so "
-        "the memory exponent fitted between p = 1210 and 2410 is 1.74, below the asserted 1.8 (1.92 under jax 0.10)"),
-}
+KNOWN_FAILURES = {}
 # This machine's pip configuration names a local index folder that may be absent; pip warns on every call.
 NOISE = re.compile(r"^WARNING: Location '.*' is ignored: it is neither a file nor a directory\.$")
 
@@ -65,7 +60,7 @@ def read_pins(path=CONSTRAINTS):
 def run(cmd, **kw):
     """Run a command, printing its output without this machine's pip-configuration noise; fail if it fails."""
     proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-    out = "\n".join(l for l in proc.stdout.splitlines() if not NOISE.match(l))
+    out = "\n".join(line for line in proc.stdout.splitlines() if not NOISE.match(line))
     if out.strip():
         print(out, flush=True)
     if proc.returncode:
@@ -204,7 +199,9 @@ def execute(paths, timeout=1800):
     outputs = run_nb(probe, str(work)).cells[0].outputs
     text = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout").split()
     prefix, rest = pathlib.Path(text[0]), text[1:]
-    print("   kernel: python {} · jax {} ({}) · numpy {} · matplotlib {} · ipywidgets {} · IPython {}".format(*rest[:7]))
+    print(
+        "   kernel: python {} · jax {} ({}) · numpy {} · matplotlib {} · ipywidgets {} · IPython {}".format(*rest[:7])
+    )
     print(f"   course_utils from {rest[7]}", flush=True)
     if prefix.resolve() != pathlib.Path(sys.prefix).resolve():
         raise SystemExit(f"the kernel runs in {prefix}, not in {sys.prefix}")
@@ -227,7 +224,7 @@ def execute(paths, timeout=1800):
             errors = [strip(f"{type(e).__name__}: {e}")]
         seconds = time.perf_counter() - start
         nbformat.write(nb, out_dir / path.name)
-        failing_lines = [l for l in (errors[0].splitlines() if errors else []) if re.match(r"^-*> *\d+ ", l)]
+        failing_lines = [ln for ln in (errors[0].splitlines() if errors else []) if re.match(r"^-*> *\d+ ", ln)]
         if not errors:
             status = "ok" if known is None else "PASSED, but listed in KNOWN_FAILURES (tools/colab_run.py): delete it"
         elif known and len(errors) == 1 and any(known[0] in line for line in failing_lines):
