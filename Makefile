@@ -7,16 +7,22 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test test-colab bench student slides slides-check clean
+.PHONY: lab test unit lock test-colab bench student slides slides-check clean
 
 # Re-install only when the dependency list changes. uv (installed into the venv from PyPI)
 # resolves and installs in seconds; pip is the fallback if uv cannot be had.
-$(STAMP): pyproject.toml
+# The versions come from tools/ci-lock.txt (every package pinned, so CI and a newcomer install the same set); the
+# ranges users and Colab install stay in pyproject.toml. `make lock` re-resolves after a change there.
+$(STAMP): pyproject.toml tools/ci-lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
-	$(PY) -m uv pip install --quiet --python $(PY) -e ".[test,lab]" \
-	  || $(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]"
+	$(PY) -m uv pip install --quiet --python $(PY) -e ".[test,lab]" -c tools/ci-lock.txt \
+	  || $(PY) -m pip install --quiet --disable-pip-version-check -e ".[test,lab]" -c tools/ci-lock.txt
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(PY) -m uv pip compile pyproject.toml --extra test --extra lab --universal --python-version 3.11 -q \
+	  -o tools/ci-lock.txt
 
 # (--allow-root only when run as root, e.g. in a container; Jupyter refuses root otherwise)
 lab: $(STAMP)
@@ -31,6 +37,10 @@ $(NODE_STAMP): slides/package-lock.json
 
 test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest
+
+# the fast inner loop while developing: unit tests not marked slow, no notebooks, no browser (under a minute)
+unit: $(STAMP)
+	$(PY) -m pytest tests -m "not slow" -q
 
 # Google Colab's versions (tools/colab-constraints.txt) on Python 3.13 in a fresh .venv-colab/; install the course
 # as the notebooks' setup cell does, fail if that changed any of them, then run every notebook top to bottom.

@@ -8,6 +8,7 @@ from jax.flatten_util import ravel_pytree
 from course_utils import checks, curvature
 
 
+@pytest.mark.slow
 def test_check_hvp_accepts_correct_answers(capsys):
     checks.check_hvp(curvature.hvp)
     reverse_over_reverse = lambda f, p, v: jax.grad(
@@ -196,6 +197,7 @@ def input_grads(loss, params, X, Y, scale=1.0, mean=False):
     return jnp.broadcast_to(G.mean(0), G.shape) if mean else G
 
 
+@pytest.mark.slow
 def test_check_input_gradients(capsys):
     checks.check_input_gradients(input_grads)
     assert "Correct" in capsys.readouterr().out
@@ -337,6 +339,7 @@ def newton_loo(theta, X, Y, i, l2, how="right"):
     return sign * scale * jnp.linalg.solve(M, g_i) / n
 
 
+@pytest.mark.slow
 def test_check_newton_loo(capsys):
     checks.check_newton_loo(newton_loo)
     assert "Correct" in capsys.readouterr().out

@@ -38,6 +38,7 @@ def hvp_and_explicit(params, v, X, Y):
 
 
 # Shapes come from a short list (each new shape costs a compilation); values are fresh for every example.
+@pytest.mark.slow
 @given(seed=st.integers(0, 10_000), sizes=st.sampled_from([[1, 1, 1], [3, 5, 2], [4, 6, 3, 1]]))
 def test_hvp_matches_explicit_hessian(seed, sizes):
     _, params, X, Y = mlp_problem(seed, sizes)
@@ -84,6 +85,7 @@ def test_gauss_newton_product_matches_explicit_and_is_psd():
 @settings(max_examples=10)
 @given(seed=st.integers(0, 10_000), p=st.sampled_from([2, 7, 30]), log_cond=st.floats(0, 5),
        damping=st.sampled_from([0.0, 0.1]))
+@pytest.mark.slow
 def test_cg_solve_matches_numpy(seed, p, log_cond, damping):
     rng = np.random.default_rng(seed)
     A = spd_matrix(rng, p, 10**log_cond)
@@ -111,12 +113,14 @@ def test_cg_solve_refuses_negative_curvature_and_names_damping():
     assert np.allclose(x, np.linalg.solve(A + np.eye(3), b))
 
 
+@pytest.mark.slow
 def test_cg_solve_warns_when_it_stops_early():
     A = spd_matrix(np.random.default_rng(2), 40, 1e6)
     with pytest.warns(RuntimeWarning, match="maxiter"):
         C.cg_solve(lambda v: A @ v, jnp.ones(40), maxiter=3)
 
 
+@pytest.mark.slow
 def test_eigenvalues_by_power_iteration():
     rng = np.random.default_rng(4)
     Q, _ = np.linalg.qr(rng.standard_normal((20, 20)))
@@ -129,6 +133,7 @@ def test_eigenvalues_by_power_iteration():
     assert C.smallest_eigenvalue(lambda v: A @ v, like, iters=8) >= -0.3 - 1e-12            # never below λmin
 
 
+@pytest.mark.slow
 @settings(max_examples=10)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_lanczos_finds_extreme_eigenvalues_of_indefinite_matrices(seed):
@@ -184,6 +189,7 @@ def test_lissa_on_indefinite_system_names_damping():
         C.lissa(lambda v: A @ v, jnp.ones(3), scale=1.0, depth=500)
 
 
+@pytest.mark.slow
 def test_stochastic_lissa_averages_repeats():
     """Minibatch HVPs: A = mean of 10 PSD parts; each step uses one random part. Repeats reduce the error."""
     rng = np.random.default_rng(5)
@@ -200,6 +206,7 @@ def test_stochastic_lissa_averages_repeats():
         C.lissa(lambda v: A @ v, b, scale=scale, depth=10, repeats=4)
 
 
+@pytest.mark.slow
 def test_stochastic_lissa_checks_the_scale_against_minibatch_hessians_not_the_full_one():
     """Ten parts, three of them much sharper than their mean: a scale above the full λmax/2 but below the sharp
     parts' diverges, and the check says so (it samples minibatch Hessians, not the full one)."""
@@ -267,6 +274,7 @@ def test_solvers_with_checks_refuse_to_run_inside_jit_and_trace_without_them():
         C.cg_solve(lambda v: A @ v, b.at[2].set(jnp.nan))
 
 
+@pytest.mark.slow
 def test_lanczos_restarts_when_the_krylov_space_closes_instead_of_inventing_zero_eigenvalues():
     """A multiple of the identity (the Hessian of an L2 term alone) closes the Krylov space after one step."""
     for diag in (0.01 * np.ones(30), np.r_[np.full(15, 0.5), np.full(15, 2.0)]):

@@ -8,6 +8,7 @@ import pytest
 from course_utils import data as D
 
 
+@pytest.mark.slow
 def test_digits_and_mnist_subset_are_float64_in_unit_interval_and_deterministic():
     for load, n, side in ((D.load_digits, 1797, 8), (D.load_mnist_subset, 5000, 28)):
         ds = load(seed=3)

@@ -38,6 +38,7 @@ def closed_form(params, train, test):
     [(I.Exact(), 1e-9), (I.CG(tol=1e-12), 1e-8), (I.LiSSA(scale=1.0, depth=3000), 1e-3)],
     ids=["exact", "cg", "lissa"],
 )
+@pytest.mark.slow
 def test_influence_up_loss_matches_closed_form(logreg, solver, rtol):
     params, train, test = logreg
     H, G, G_test = closed_form(params, train, test)
@@ -49,6 +50,7 @@ def test_influence_up_loss_matches_closed_form(logreg, solver, rtol):
     assert one.shape == (120,) and np.allclose(one, got[0], rtol=1e-6, atol=1e-10)
 
 
+@pytest.mark.slow
 def test_stochastic_lissa_is_close(logreg):
     params, train, test = logreg
     H, G, G_test = closed_form(params, train, (test[0][:1], test[1][:1]))
@@ -88,6 +90,7 @@ def test_influence_pert_loss_predicts_retraining_after_moving_a_training_input(l
         assert abs(actual - predicted) <= 20 * delta * abs(predicted)
 
 
+@pytest.mark.slow
 def test_leave_one_out_matches_a_sequential_loop_and_deletion(logreg):
     params, (X, Y), _ = logreg
     n, idx = len(Y), np.array([0, 5, 17, 64])
@@ -105,6 +108,7 @@ def test_leave_one_out_matches_a_sequential_loop_and_deletion(logreg):
         assert np.allclose(ravel_pytree(got)[0], ravel_pytree(deleted)[0], rtol=0, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_influence_predicts_leave_one_out_on_digits():
     """Koh & Liang Fig 2 (left), binary 1 vs 7: Pearson R ≥ 0.99 over the 40 most influential points."""
     ds = D.binary_subset(D.load_digits(), (1, 7))
@@ -133,6 +137,7 @@ def mlp():
     return f, fit.params, (ds.x_train, ds.y_train), (ds.x_test[0], ds.y_test[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", [I.Exact(), I.CG(), I.LiSSA(scale=10.0, depth=100)], ids=["exact", "cg", "lissa"])
 def test_negative_curvature_without_damping_is_an_error_naming_damping(mlp, solver):
     f, params, train, test = mlp
@@ -140,6 +145,7 @@ def test_negative_curvature_without_damping_is_an_error_naming_damping(mlp, solv
         I.influence_up_loss(f, params, train, test, l2=1e-4, solver=solver)
 
 
+@pytest.mark.slow
 def test_damping_fixes_the_nonconvex_case_and_solvers_agree(mlp):
     f, params, train, test = mlp
     exact = I.influence_up_loss(f, params, train, test, l2=1e-4, solver=I.Exact(), damping=0.1)
@@ -147,6 +153,7 @@ def test_damping_fixes_the_nonconvex_case_and_solvers_agree(mlp):
     assert np.allclose(cg, exact, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_preconditioned_leave_one_out_on_a_cnn_matches_plain_retraining_and_influence(mlp):
     """Warm-started LOO of a small CNN: L-BFGS preconditioned by the factored Hessian reaches the same retrained
     model as plain L-BFGS, and the exact influence predicts the retrained test-loss changes (R ≥ 0.98)."""
@@ -258,6 +265,7 @@ def test_leave_one_out_refuses_indices_jax_would_clamp(logreg, indices, message)
         I.leave_one_out(loss_fn, params, train, np.asarray(indices), l2=L2)
 
 
+@pytest.mark.slow
 def test_checks_are_a_separate_step_and_everything_traces_without_them(logreg):
     params, train, test = logreg
     expected = I.influence_up_loss(loss_fn, params, train, test, l2=L2, solver=I.CG(tol=1e-12))

@@ -167,3 +167,29 @@ def test_setup_cell_installs_only_when_missing_and_stops_on_a_tpu(monkeypatch):
             assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
                               "course-utils @ git+https://github.com/someone/fork@v9.9"]]
         monkeypatch.undo()
+
+
+def test_the_ci_lock_satisfies_every_requirement():
+    """tools/ci-lock.txt (what `make test` installs) pins a version inside every range of pyproject.toml, for every
+    Python the course supports; `make lock` re-resolves it after a change there."""
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "tools" / "ci-lock.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            spec, _, marker = line.partition(" ; ")
+            name, version = spec.split("==")
+            pins.setdefault(canonicalize_name(name), []).append((version, Marker(marker) if marker else None))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lines = project["dependencies"] + [r for extra in ("test", "lab") for r in project["optional-dependencies"][extra]]
+    for python in ["3.11", "3.12", "3.13"]:
+        env = {"python_version": python, "python_full_version": python + ".0", "sys_platform": "linux",
+               "platform_system": "Linux", "implementation_name": "cpython", "extra": ""}
+        for line in lines:
+            req = Requirement(line)
+            chosen = [v for v, m in pins.get(canonicalize_name(req.name), []) if m is None or m.evaluate(env)]
+            assert chosen, f"{req.name} is missing from tools/ci-lock.txt for Python {python}: run `make lock`"
+            assert req.specifier.contains(chosen[0], prereleases=True), \
+                f"tools/ci-lock.txt pins {req.name}=={chosen[0]}, outside {line!r}: run `make lock`"

@@ -83,6 +83,7 @@ def test_no_student_copy_without_its_notebook():
     assert {p.name for p in (ROOT / "student").glob("*.ipynb")} == {p.name for p in NOTEBOOKS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_exercise_answer_is_already_on_the_page(path):
     """The lesson cells must not compute what an exercise asks for (same computation under other names included):

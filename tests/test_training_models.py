@@ -7,6 +7,7 @@ import pytest
 from course_utils import data as D, models as M, training as T
 
 
+@pytest.mark.slow
 def test_model_shapes_single_and_batched():
     key = jax.random.key(0)
     x = jnp.ones((5, 64))
@@ -58,6 +59,7 @@ def test_newton_solves_ridge_regression_exactly():
     assert np.allclose(np.r_[fit.params["b"], fit.params["w"]], theta, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_softmax_regression_newton_converges():
     ds = D.load_digits(n_train=300)
     loss = M.example_loss(M.linear_apply, M.cross_entropy)
@@ -67,6 +69,7 @@ def test_softmax_regression_newton_converges():
     assert acc > 0.9
 
 
+@pytest.mark.slow
 def test_lbfgs_trains_the_cnn_to_tolerance_deterministically():
     ds = D.load_digits(n_train=100)
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
@@ -79,6 +82,7 @@ def test_lbfgs_trains_the_cnn_to_tolerance_deterministically():
     assert acc > 0.7
 
 
+@pytest.mark.slow
 def test_preconditioned_lbfgs_reaches_the_same_minimum_in_far_fewer_steps():
     """With the Cholesky factor of the Hessian at the start, L-BFGS sees an identity-like Hessian. Softmax
     regression without one example: a convex problem, so both runs must land on Newton's unique minimiser."""

@@ -37,6 +37,7 @@ def test_select_removals_takes_the_largest_magnitudes_then_random_others():
         V.select_removals(np.array([1.0, np.nan, 2.0]), n_top=1, n_random=1, key=jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_loo_check_on_logistic_regression_agrees_and_reports_each_subset():
     loss = M.example_loss(M.linear_apply, M.logistic_loss)
     ds = D.binary_subset(D.load_digits(), (1, 7))
@@ -80,6 +81,7 @@ def test_loo_scatter_labels_each_subset_with_its_correlations():
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
     loss = M.example_loss(M.linear_apply, M.logistic_loss)
     ds = D.binary_subset(D.load_digits(), (1, 7))
@@ -97,6 +99,7 @@ def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
         V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01)
 
 
+@pytest.mark.slow
 def test_newton_retrains_reach_a_tight_tolerance():
     """Near the optimum the Armijo decrease is below R's rounding error; Newton must not stall there."""
     loss = M.example_loss(M.linear_apply, M.logistic_loss)

@@ -3,10 +3,11 @@
     python tools/stamp_notebooks.py           # rewrite notebooks/ in place (idempotent)
     python tools/stamp_notebooks.py --check   # exit 1 if any notebook is out of date (tests run this)
 
-The repository URL comes from pyproject.toml ([project.urls] Repository) and the release tag from
-[tool.course] release, so changing either there and re-stamping updates every notebook.
+The repository URL comes from pyproject.toml ([project.urls] Repository) and the release tag is "v" + the
+version, written once as course_utils.__version__, so changing either there and re-stamping updates every notebook.
 """
 import pathlib
+import re
 import sys
 import tomllib
 
@@ -20,7 +21,8 @@ SETUP_TAG, NAV_TAG = "course-setup", "course-navigation"
 def settings():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     url = project["project"]["urls"]["Repository"].rstrip("/")
-    return url, project["tool"]["course"]["release"]
+    version = re.search(r'^__version__ = "([^"]+)"', (ROOT / "course_utils" / "__init__.py").read_text(), re.M)
+    return url, f"v{version.group(1)}"
 
 
 def badge(url, release, folder, name):
