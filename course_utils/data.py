@@ -79,20 +79,33 @@ def binary_subset(ds, digits=(1, 7)):
     return Dataset(*pick(ds.x_train, ds.y_train), *pick(ds.x_test, ds.y_test), ds.image_shape)
 
 
-def flip_labels(y, fraction, *, seed=0, n_classes=None):
-    """Corrupt round(fraction·n) labels; returns (noisy labels, sorted indices of the flipped ones).
+def flip_labels(y, fraction, *, key, n_classes=None):
+    """Corrupt round(fraction·n) labels, chosen by the JAX key ``key``; returns (noisy labels, sorted indices of the
+    flipped ones).
 
     ±1 labels change sign; integer labels move to a different class chosen uniformly at random.
     """
-    rng = np.random.default_rng(seed)
+    import jax
+
     y = np.asarray(y)
-    flipped = np.sort(rng.choice(len(y), size=int(round(fraction * len(y))), replace=False))
+    if y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"flip_labels: y must be a non-empty vector of labels; got shape {y.shape}.")
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"flip_labels: fraction must be in [0, 1]; got {fraction}.")
+    if not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError("flip_labels: key must be a typed JAX key, e.g. key=jax.random.key(0); got "
+                        f"{type(key).__name__}.")
+    choose, move = jax.random.split(key)
+    m = int(round(fraction * len(y)))
+    flipped = np.sort(np.asarray(jax.random.choice(choose, len(y), (m,), replace=False)))
     noisy = y.copy()
     if np.issubdtype(y.dtype, np.floating):
         noisy[flipped] = -y[flipped]
     else:
         k = int(y.max()) + 1 if n_classes is None else n_classes
-        noisy[flipped] = (y[flipped] + rng.integers(1, k, size=len(flipped))) % k
+        if k < 2:
+            raise ValueError(f"flip_labels: need at least 2 classes to move a label; got n_classes={k}.")
+        noisy[flipped] = (y[flipped] + np.asarray(jax.random.randint(move, (m,), 1, k))) % k
     return noisy, flipped
 
 

@@ -29,7 +29,11 @@ def load_script(relative_path):
     import importlib.util
     import pathlib
 
+    import sys
+
     path = pathlib.Path(__file__).resolve().parents[1] / relative_path
+    if str(path.parent) not in sys.path:                  # its sibling modules, as when it runs as a script
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -2,6 +2,7 @@
 import gzip
 import hashlib
 
+import jax
 import numpy as np
 import pytest
 
@@ -47,13 +48,26 @@ def test_binary_subset_labels_are_plus_minus_one():
 
 def test_flip_labels_returns_exactly_the_flipped_indices():
     y = D.load_digits().y_train
-    noisy, flipped = D.flip_labels(y, 0.1, seed=0)
+    noisy, flipped = D.flip_labels(y, 0.1, key=jax.random.key(0))
     assert len(flipped) == round(0.1 * len(y))
     assert np.array_equal(np.flatnonzero(noisy != y), flipped)
     pm = np.where(y > 4, 1.0, -1.0)
-    noisy_pm, flipped_pm = D.flip_labels(pm, 0.2, seed=1)
+    noisy_pm, flipped_pm = D.flip_labels(pm, 0.2, key=jax.random.key(1))
     assert np.array_equal(noisy_pm[flipped_pm], -pm[flipped_pm])
     assert np.array_equal(np.flatnonzero(noisy_pm != pm), flipped_pm)
+    again, _ = D.flip_labels(y, 0.1, key=jax.random.key(0))
+    assert np.array_equal(again, noisy)                                  # the same key, the same corruption
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(y=np.zeros(0, int), fraction=0.1, key=jax.random.key(0)), "non-empty"),
+    (dict(y=np.arange(5), fraction=1.5, key=jax.random.key(0)), r"\[0, 1\]"),
+    (dict(y=np.arange(5), fraction=0.1, key=0), "typed JAX key"),
+    (dict(y=np.zeros(5, int), fraction=0.4, key=jax.random.key(0)), "at least 2 classes"),
+])
+def test_flip_labels_rejects_bad_input(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        D.flip_labels(**kwargs)
 
 
 def _idx_gz(path, array):

@@ -12,6 +12,7 @@ import sys
 import tomllib
 
 import nbformat
+from notebook_rewrite import rewrite
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -81,19 +82,7 @@ def main(check=False):
     url, release = settings()
     paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     names = [p.name for p in paths]
-    stale = []
-    for i, path in enumerate(paths):
-        nb = nbformat.read(path, as_version=4)
-        new = stamp(nb, names, i, url, release)
-        if nbformat.writes(new) != nbformat.writes(nb):
-            stale.append(path.name)
-            if not check:
-                nbformat.write(new, path)
-    if check and stale:
-        print("out of date (run python tools/stamp_notebooks.py):", ", ".join(stale))
-        return 1
-    return 0
-
+    return rewrite(paths, lambda i, nb: stamp(nb, names, i, url, release), check=check, tool="stamp_notebooks")
 
 if __name__ == "__main__":
     sys.exit(main(check="--check" in sys.argv[1:]))

@@ -34,6 +34,7 @@ import re
 import sys
 
 import nbformat
+from notebook_rewrite import rewrite
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SKIP_TAGS = {"course-setup", "course-navigation"}
@@ -168,19 +169,7 @@ def tag(nb):
 
 def main(check=False, paths=None):
     paths = paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    stale = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        new = tag(nb)
-        if nbformat.writes(new) != nbformat.writes(nb):
-            stale.append(pathlib.Path(path).name)
-            if not check:
-                nbformat.write(new, path)
-    if check and stale:
-        print("slide tags out of date (run python tools/tag_slides.py):", ", ".join(stale))
-        return 1
-    return 0
-
+    return rewrite(paths, lambda i, nb: tag(nb), check=check, tool="tag_slides")
 
 if __name__ == "__main__":
     sys.exit(main(check="--check" in sys.argv[1:]))
