@@ -40,6 +40,7 @@ except ImportError:
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium); "
                                                 "the widget test drives it with Playwright"),
     pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed (it is in the test extra: "
