@@ -11,6 +11,27 @@ from jax.flatten_util import ravel_pytree
 from . import curvature, models
 
 
+__all__ = [
+    "check_hvp",
+    "check_gnvp_squared_error",
+    "check_power_iteration",
+    "check_conjugate_gradient",
+    "check_lissa_loop",
+    "check_self_influence",
+    "check_influence_from_eigh",
+    "check_bregman_cross_entropy",
+    "check_project_8bit",
+    "check_input_gradients",
+    "check_loss_gap",
+    "check_gd_limit",
+    "check_saddle_free_newton",
+    "check_linear_layer_hessian",
+    "check_hutchinson_trace",
+    "check_newton_loo",
+    "check_label_margin",
+]
+
+
 def _random_mlp_problem(seed):
     """A small MLP with a scalar loss, random parameters and a random direction v (float64)."""
     key = jax.random.key(seed)

@@ -19,6 +19,19 @@ from typing import NamedTuple, Tuple
 import numpy as np
 
 
+__all__ = [
+    "Dataset",
+    "load_digits",
+    "load_mnist_subset",
+    "binary_subset",
+    "flip_labels",
+    "project_8bit",
+    "load_mnist_full",
+    "MNIST_URL",
+    "MNIST_SHA256",
+]
+
+
 class Dataset(NamedTuple):
     x_train: np.ndarray  # (n, d) float64 in [0, 1]
     y_train: np.ndarray  # (n,) int class labels, or ±1.0 after binary_subset

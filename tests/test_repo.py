@@ -193,3 +193,13 @@ def test_the_ci_lock_satisfies_every_requirement():
             assert chosen, f"{req.name} is missing from tools/ci-lock.txt for Python {python}: run `make lock`"
             assert req.specifier.contains(chosen[0], prereleases=True), \
                 f"tools/ci-lock.txt pins {req.name}=={chosen[0]}, outside {line!r}: run `make lock`"
+
+
+def test_every_library_module_declares_its_public_names():
+    import importlib
+
+    for path in sorted((ROOT / "course_utils").glob("[a-z]*.py")):
+        module = importlib.import_module(f"course_utils.{path.stem}")
+        assert hasattr(module, "__all__"), f"course_utils/{path.name} has no __all__"
+        missing = [name for name in module.__all__ if not hasattr(module, name)]
+        assert not missing, f"course_utils/{path.name}: __all__ names {missing}, which it does not define"
