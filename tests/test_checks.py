@@ -23,6 +23,7 @@ def test_check_hvp_accepts_correct_answers(capsys):
     (lambda f, p, v: ravel_pytree(curvature.hvp(f, p, v))[0], "shaped like params"),
     (lambda f, p, v: jax.tree_util.tree_map(lambda a: a + 0.01, curvature.hvp(f, p, v)), "values differ"),
 ])
+@pytest.mark.slow
 def test_check_hvp_rejects_plausible_mistakes(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         checks.check_hvp(wrong)
@@ -345,6 +346,7 @@ def test_check_newton_loo(capsys):
     assert "Correct" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how, hint", [("influence", "influence prediction"), ("sign", "sign"), ("n", "n ×"),
                                        ("plus", "Differs")])
 def test_check_newton_loo_rejects(how, hint):

@@ -24,6 +24,7 @@ def test_digits_and_mnist_subset_are_float64_in_unit_interval_and_deterministic(
     assert len(D.load_digits(n_train=100).x_train) == 100
 
 
+@pytest.mark.slow
 def test_mnist_subset_downsampled_images_stay_on_the_8_bit_grid():
     full, small, half = (D.load_mnist_subset(side=s) for s in (28, 8, 14))
     assert small.image_shape == (8, 8) and small.x_train.shape == (4000, 64)

@@ -101,6 +101,7 @@ def deck(tmp_path_factory):
     return copy / "index.html"
 
 
+@pytest.mark.slow
 @needs_node
 def test_a_deck_is_one_folder_that_names_only_its_own_assets(deck):
     page = deck.read_text()
@@ -112,6 +113,7 @@ def test_a_deck_is_one_folder_that_names_only_its_own_assets(deck):
     assert "sourceMappingURL" not in (deck.parent / "assets" / "reveal.js").read_text()
 
 
+@pytest.mark.slow
 @needs_node
 def test_deck_has_title_sections_the_widget_grid_and_no_solution(deck):
     page = deck.read_text()
@@ -127,6 +129,7 @@ def test_deck_has_title_sections_the_widget_grid_and_no_solution(deck):
     assert manifest["slides"] >= 10                       # long prose, objectives and output continue on sub-slides
 
 
+@pytest.mark.slow
 @needs_node
 @needs_chromium
 def test_no_slide_overflows_and_nothing_is_requested_from_the_network(deck):
@@ -144,6 +147,7 @@ def test_no_slide_overflows_and_nothing_is_requested_from_the_network(deck):
     assert not any("Do the thing." in t and "one point" in t for t in report["text"])  # Summary ≠ Exercises slide
 
 
+@pytest.mark.slow
 @needs_node
 @needs_chromium
 def test_the_checker_catches_overflow_clipping_small_text_and_requests(deck, tmp_path):
@@ -202,6 +206,7 @@ def test_every_notebook_paginates_without_its_solutions(path):
                 assert slide.used <= build_slides.BUDGET + 1, (path.name, [b.source[:40] for b in slide.blocks])
 
 
+@pytest.mark.slow
 @needs_chromium
 @pytest.mark.skipif(not BUILT, reason="no built decks in build/slides/ (run `make slides` to build and check them)")
 @pytest.mark.parametrize("index", BUILT, ids=lambda p: p.parent.name)

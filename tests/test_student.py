@@ -42,6 +42,7 @@ def test_student_copy_has_stubs_and_no_solution_text(path):
     assert f"/student/{path.name}" in student.cells[0].source and f"/notebooks/{path.name}" not in text
 
 
+@pytest.mark.slow
 def test_executing_a_student_notebook_stops_at_the_first_stub(tmp_path):
     """On a small synthetic notebook (the real ones already run once, under nbval): lesson cells run, the first
     exercise stops with its stub, and nothing after it runs."""
