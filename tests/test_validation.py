@@ -7,6 +7,14 @@ from scipy import stats
 from course_utils import data as D, influence as I, models as M, training as T, validation as V
 
 
+def _logistic_1_vs_7(n, tol):
+    """Logistic regression on the first n digits 1 and 7, trained by Newton to ‖∇R‖ ≤ tol (λ = 0.01)."""
+    loss = M.example_loss(M.linear_apply, M.logistic_loss)
+    ds = D.binary_subset(D.load_digits(), (1, 7))
+    X, Y = ds.x_train[:n], ds.y_train[:n]
+    return loss, ds, (X, Y), T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=tol)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_pearson_and_spearman_match_scipy(seed):
     rng = np.random.default_rng(seed)
@@ -39,10 +47,7 @@ def test_select_removals_takes_the_largest_magnitudes_then_random_others():
 
 @pytest.mark.slow
 def test_loo_check_on_logistic_regression_agrees_and_reports_each_subset():
-    loss = M.example_loss(M.linear_apply, M.logistic_loss)
-    ds = D.binary_subset(D.load_digits(), (1, 7))
-    X, Y = ds.x_train[:100], ds.y_train[:100]
-    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-12)
+    loss, ds, (X, Y), fit = _logistic_1_vs_7(n=100, tol=1e-12)
     test = (ds.x_test[0], ds.y_test[0])
     scores = I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver=I.Exact())
     check = V.loo_check(loss, fit.params, (X, Y), test, scores, l2=0.01, n_top=10, n_random=8,
@@ -83,10 +88,7 @@ def test_loo_scatter_labels_each_subset_with_its_correlations():
 
 @pytest.mark.slow
 def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
-    loss = M.example_loss(M.linear_apply, M.logistic_loss)
-    ds = D.binary_subset(D.load_digits(), (1, 7))
-    X, Y = ds.x_train[:60], ds.y_train[:60]
-    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-10)
+    loss, ds, (X, Y), fit = _logistic_1_vs_7(n=60, tol=1e-10)
     test = (ds.x_test[0], ds.y_test[0])
     scores = np.asarray(I.influence_up_loss(loss, fit.params, (X, Y), test, l2=0.01, solver=I.Exact()))
     chosen = (np.array([3, 7, 11, 20]), np.array([True, True, False, False]))
@@ -102,10 +104,7 @@ def test_loo_check_accepts_given_removals_and_rejects_bad_ones():
 @pytest.mark.slow
 def test_newton_retrains_reach_a_tight_tolerance():
     """Near the optimum the Armijo decrease is below R's rounding error; Newton must not stall there."""
-    loss = M.example_loss(M.linear_apply, M.logistic_loss)
-    ds = D.binary_subset(D.load_digits(), (1, 7))
-    X, Y = ds.x_train[:100], ds.y_train[:100]
-    fit = T.train_newton(loss, M.linear_init(64), (X, Y), l2=0.01, tol=1e-12)
+    loss, ds, (X, Y), fit = _logistic_1_vs_7(n=100, tol=1e-12)
     _, norms = I.leave_one_out(loss, fit.params, (X, Y), np.arange(40), l2=0.01, tol=1e-12)
     assert fit.grad_norm <= 1e-12 and float(np.max(norms)) <= 1e-12
 
