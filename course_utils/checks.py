@@ -26,6 +26,7 @@ __all__ = [
     "check_gd_limit",
     "check_saddle_free_newton",
     "check_linear_layer_hessian",
+    "check_damping_for_radius",
     "check_hutchinson_trace",
     "check_newton_loo",
     "check_label_margin",
@@ -473,6 +474,79 @@ def check_linear_layer_hessian(hessian_fn, n_problems=3):
             raise AssertionError("The output Hessians are missing: each example contributes x xᵀ ⊗ H_out[i].")
         raise AssertionError(f"Differs from jax.hessian (max abs error {np.max(np.abs(got - expected)):.3g}).")
     print(f"Correct! Your Kronecker-structured Hessian matches jax.hessian on {n_problems} random layers.")
+
+
+def _trust_region_problem(seed, kind):
+    """A symmetric 6×6 H (indefinite, or positive definite) with known eigenvalues, and a random gradient g."""
+    rng = np.random.default_rng(19000 + seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    evals = {"indefinite": [-1.5, -0.4, 0.3, 1.0, 2.0, 4.0], "definite": [0.2, 0.5, 1.0, 2.0, 3.0, 5.0]}[kind]
+    H = (Q * np.asarray(evals)) @ Q.T
+    return 0.5 * (H + H.T), rng.normal(size=6)
+
+
+def _step_norm(H, g, mu):
+    """‖(H + μI)⁻¹g‖ in H's eigenbasis (inf at a pole μ = −λᵢ)."""
+    lam, V = np.linalg.eigh(H)
+    with np.errstate(divide="ignore"):
+        return float(np.linalg.norm((V.T @ g) / (lam + mu)))
+
+
+def _damping_for_radius(H, g, radius):
+    """Reference: the μ ≥ max(0, −λmin(H)) with ‖(H + μI)⁻¹g‖ = radius, by bisection (0 if the Newton step fits)."""
+    lam = np.linalg.eigvalsh(H)
+    lo = max(0.0, -lam[0])
+    if lam[0] > 0 and _step_norm(H, g, 0.0) <= radius:
+        return 0.0
+    hi = lo + np.linalg.norm(g) / radius            # every λᵢ + μ ≥ ‖g‖/radius there, so the step is inside the ball
+    for _ in range(200):                             # the step norm falls monotonically from ∞ to 0 on (lo, ∞)
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _step_norm(H, g, mid) > radius else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def check_damping_for_radius(damping_fn):
+    """Check ``damping_fn(H, g, radius)``: the damping μ ≥ max(0, −λmin(H)) at which the damped Newton step
+    −(H + μI)⁻¹g has norm ``radius`` (the trust-region view of Levenberg–Marquardt), or 0 when H is positive definite
+    and the Newton step −H⁻¹g is already no longer than ``radius``."""
+    cases = [("indefinite", 0, 0.5), ("indefinite", 1, 3.0), ("definite", 2, 0.5), ("definite", 3, 2.0)]
+    for kind, seed, size in cases:
+        H, g = _trust_region_problem(seed, kind)
+        lam_min = float(np.linalg.eigvalsh(H)[0])
+        newton_norm = _step_norm(H, g, 0.0)
+        radius = size if kind == "indefinite" else size * newton_norm   # definite: half, then twice the Newton step
+        expected = _damping_for_radius(H, g, radius)
+        got = _number(damping_fn(jnp.asarray(H), jnp.asarray(g), radius), "damping_for_radius")
+        if not np.isfinite(got):
+            raise AssertionError(f"damping_for_radius returned {got}; it should return a finite damping μ ≥ 0.")
+        if np.isclose(got, expected, rtol=1e-6, atol=1e-9):
+            continue
+        norm_got = _step_norm(H, g, got)
+        if expected == 0.0:
+            raise AssertionError(
+                f"Here H is positive definite and the Newton step is already inside the ball (‖H⁻¹g‖ = "
+                f"{newton_norm:.4g} ≤ radius {radius:.4g}): it is the model's minimiser in the ball, so no damping "
+                f"is needed — return 0 (you returned {got:.4g}).")
+        if got < max(0.0, -lam_min):
+            if np.isclose(norm_got, radius, rtol=1e-4):
+                raise AssertionError(
+                    f"Your μ = {got:.4g} gives a step of the right length, but H + μI has a negative eigenvalue "
+                    f"(λmin(H) = {lam_min:.4g}): that root lies between two poles of ‖(H + μI)⁻¹g‖, and along an "
+                    "eigenvector with λ + μ < 0 the step climbs. Search μ > −λmin(H), where the step norm falls "
+                    "monotonically from ∞ to 0.")
+            raise AssertionError(
+                f"μ = {got:.4g} is below max(0, −λmin(H)) = {max(0.0, -lam_min):.4g}: H + μI is then not positive "
+                "definite and the quadratic model has no minimum in that direction. Look for μ > −λmin(H).")
+        if np.isclose(got, np.linalg.norm(g) / radius, rtol=1e-6):
+            raise AssertionError("μ = ‖g‖/radius ignores H: it is the damping at which the gradient step −g/μ has "
+                                 "that length. Solve ‖(H + μI)⁻¹g‖ = radius instead.")
+        if np.isclose(norm_got, radius ** 2, rtol=1e-4) or np.isclose(norm_got ** 2, radius, rtol=1e-4):
+            raise AssertionError("You matched the squared norm and the radius: ‖(H + μI)⁻¹g‖ itself (not its "
+                                 "square) should equal the radius.")
+        raise AssertionError(f"At your μ = {got:.6g} the step −(H + μI)⁻¹g has norm {norm_got:.6g}, not the "
+                             f"radius {radius:.6g}.")
+    print(f"Correct! Your damping gives a step of exactly the radius on {len(cases)} problems (indefinite and "
+          "positive definite, the Newton step outside and inside the ball).")
 
 
 def check_hutchinson_trace(trace_fn, n_probes=4000):

@@ -300,6 +300,60 @@ def test_check_linear_layer_hessian_rejects(how, hint):
         checks.check_linear_layer_hessian(lambda X, H, l2: layer_hessian(X, H, l2, how))
 
 
+def damping_for_radius(H, g, radius, how="right"):
+    """A student-style answer (bisection in H's eigenbasis), and the plausible mistakes the check must name."""
+    lam, V = jnp.linalg.eigh(H)
+    c = V.T @ g
+    norm = lambda mu: float(jnp.linalg.norm(c / (lam + mu)))
+    target = radius ** 2 if how == "squared" else radius
+    if how == "gradient":
+        return float(jnp.linalg.norm(g)) / radius
+    if how == "always_damp":                       # a root on (−λmin, ∞) even when it is negative (Newton step inside)
+        lo = -float(lam[0])
+    elif how == "wrong_branch":                    # a root between the poles, below −λmin, where one exists
+        grid = np.linspace(0.0, max(0.0, -float(lam[0])), 4001)[1:-1]
+        values = np.array([norm(m) - radius for m in grid])
+        crossings = np.nonzero(np.diff(np.sign(values)))[0]
+        if len(crossings):
+            lo, hi = grid[crossings[0]], grid[crossings[0] + 1]
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if np.sign(norm(mid) - radius) == np.sign(norm(lo) - radius) else (lo, mid)
+            return 0.5 * (lo + hi)
+        return damping_for_radius(H, g, radius)
+    else:
+        lo = max(0.0, -float(lam[0]))
+        if lam[0] > 0 and norm(0.0) <= target:
+            return 0.0
+    if how == "below_floor":
+        return 0.5 * lo if lo > 0 else -0.1
+    hi = lo + float(jnp.linalg.norm(g)) / min(target, radius) + 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if norm(mid) > target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def test_check_damping_for_radius(capsys):
+    checks.check_damping_for_radius(damping_for_radius)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("wrong_branch", "negative eigenvalue"), ("gradient", "ignores H"),
+                                       ("squared", "squared norm"), ("always_damp", "no damping"),
+                                       ("below_floor", "below max")])
+def test_check_damping_for_radius_rejects(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_damping_for_radius(lambda H, g, r: damping_for_radius(H, g, r, how))
+
+
+def test_check_damping_for_radius_rejects_the_stub():
+    with pytest.raises(AssertionError, match="below max"):         # μ = 0 on an indefinite H
+        checks.check_damping_for_radius(lambda H, g, r: 0.0)
+    with pytest.raises(AssertionError, match="one number"):
+        checks.check_damping_for_radius(lambda H, g, r: None)
+
+
 def hutchinson(matvec, dim, key, n_probes, probes="rademacher", reduce="mean", normalise=False):
     if probes == "rademacher":
         Z = jax.random.rademacher(key, (n_probes, dim), dtype=jnp.float64)

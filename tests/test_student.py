@@ -1,4 +1,5 @@
 """Student versions: solutions removed, a stub in each place, the first stub is where execution stops."""
+import ast
 import pathlib
 import re
 
@@ -128,3 +129,13 @@ def test_the_leak_detector_sees_an_einsum_and_a_local_function_call():
     assert exercise_leaks.leaks(_nb("G = jnp.einsum('nkp,nkl,nlq->pq', Jac, out, Jac)", solution))
     newton = "    return w - jnp.linalg.solve(jax.hessian(R)(w), jax.grad(R)(w))"
     assert exercise_leaks.leaks(_nb("w = w - jnp.linalg.solve(hess(w), grad(w))", newton))
+
+
+def test_the_leak_detector_does_not_inline_a_rebound_parameter():
+    """`mu = f(mu)` rebinds a function's parameter. Taken for a single assignment, mu's definition would be inlined
+    into itself, round after round, and the expressions would grow exponentially (a cell once took minutes)."""
+    lesson = ("def step(w, mu):\n    L = chol(B + mu * I)\n    d = solve(L, g)\n    p = g @ d + d @ B @ d\n"
+              "    rho = (f(w) - f(w + d)) / p\n    mu = where(rho > 1, mu / 3, where(rho > 0, mu, 2 * mu))\n"
+              "    return w + d, mu")
+    assert "mu" not in exercise_leaks._single_assignments(ast.parse(lesson))
+    assert exercise_leaks.leaks(_nb(lesson, "    return H @ g + d")) == []

@@ -89,7 +89,28 @@ def _single_assignments(tree):
         for name, value in targets:
             counts[name] = counts.get(name, 0) + 1
             defs[name] = value
-    return {name: value for name, value in defs.items() if counts[name] == 1 and value is not None}
+    return _acyclic({name: value for name, value in defs.items() if counts[name] == 1 and value is not None})
+
+
+def _acyclic(defs):
+    """Drop the definitions that refer back to themselves, directly or through others (a rebound parameter:
+    ``mu = f(mu)`` in a function of mu). Inlining those would feed a definition into itself round after round, and
+    the expressions would grow exponentially."""
+    uses = {name: {n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in defs}
+            for name, value in defs.items()}
+
+    def reaches_itself(start):
+        seen, stack = set(), list(uses[start])
+        while stack:
+            name = stack.pop()
+            if name == start:
+                return True
+            if name not in seen:
+                seen.add(name)
+                stack.extend(uses[name])
+        return False
+
+    return {name: value for name, value in defs.items() if not reaches_itself(name)}
 
 
 def _inlined(tree):
