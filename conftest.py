@@ -1,4 +1,4 @@
-"""Settings for every test run: the unit tests and the notebooks that nbval executes (tests/conftest.py has the rest)."""
+"""Settings for every test run: the unit tests and the notebooks nbval executes (tests/conftest.py has the rest)."""
 import os
 
 # One BLAS thread per process. `make test` runs one notebook per core (pytest-xdist), and OpenBLAS's worker threads
