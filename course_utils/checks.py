@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import curvature, models
+from . import curvature, dynamics, models
 
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "check_input_gradients",
     "check_loss_gap",
     "check_gd_limit",
+    "check_best_momentum",
     "check_saddle_free_newton",
     "check_linear_layer_hessian",
     "check_hutchinson_trace",
@@ -406,6 +407,36 @@ def check_gd_limit(gd_limit_fn, n_problems=3):
                                  "(I − X⁺X) w₀.")
         raise AssertionError(f"Differs from simulated GD (max abs error {np.max(np.abs(got - w)):.3g}).")
     print(f"Correct! Your limit matches long runs of gradient descent on {n_problems} random problems.")
+
+
+def check_best_momentum(best_beta_fn):
+    """Check ``best_beta_fn(eta, mu, L)``: for a fixed step η ≤ 1/L, the heavy-ball β that minimises the worst rate
+    max over λ in [μ, L] of the spectral radius of the 2×2 iteration matrix."""
+    for mu, L, eta in [(1.0, 100.0, 1e-2), (0.2, 10.0, 0.05), (1.0, 1000.0, 4e-4)]:
+        got = _number(best_beta_fn(eta, mu, L), "best_momentum")
+        expected = (1 - np.sqrt(eta * mu)) ** 2          # the two roots at λ = μ coincide, at √β = 1 − √(ημ)
+        if np.isclose(got, expected, rtol=1e-8):
+            continue
+        sk = np.sqrt(L / mu)
+        if np.isclose(got, ((sk - 1) / (sk + 1)) ** 2, rtol=1e-6):
+            raise AssertionError("That is the best β for the best step 4/(√L + √μ)², not for the step η you were "
+                                 "given: with η fixed, tune β alone.")
+        if np.isclose(got, (sk - 1) / (sk + 1), rtol=1e-6):
+            raise AssertionError("That is Nesterov's standard β; heavy ball's 2×2 matrix is a different one.")
+        if np.isclose(got, np.sqrt(expected), rtol=1e-6):
+            raise AssertionError("That is the rate the best β reaches, not β: the two roots multiply to β, so a "
+                                 "double (or complex) pair of roots has modulus √β.")
+        if np.isclose(got, 1 - eta * mu, rtol=1e-6) or np.isclose(got, (1 - eta * mu) ** 2, rtol=1e-6):
+            raise AssertionError("That is built from gradient descent's factor 1 − ημ: look at the roots of heavy "
+                                 "ball's characteristic polynomial z² − (1 + β − ηλ)z + β at λ = μ.")
+        if not 0 <= got < 1:
+            raise AssertionError(f"β = {got:.4g} is outside [0, 1): heavy ball then does not converge.")
+        lam = jnp.geomspace(mu, L, 400)
+        worst = lambda beta: float(dynamics.momentum_rate(eta * lam, beta).max())
+        raise AssertionError(f"For μ = {mu:g}, L = {L:g}, η = {eta:g}: your β = {got:.6g} has worst rate "
+                             f"{worst(got):.6f} over [μ, L]; a better β reaches {worst(expected):.6f}. Hint: the "
+                             "slowest direction is λ = μ; make its two roots coincide.")
+    print("Correct! Your β gives the smallest worst-case heavy-ball rate on 3 problems.")
 
 
 def _random_nonconvex(seed, d=5):

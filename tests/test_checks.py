@@ -255,6 +255,41 @@ def test_check_gd_limit_rejects(how, hint):
         checks.check_gd_limit(lambda X, y, w0: limit(X, y, w0, how))
 
 
+def best_beta(eta, mu, L):
+    return (1 - np.sqrt(eta * mu)) ** 2
+
+
+def test_check_best_momentum(capsys):
+    checks.check_best_momentum(best_beta)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_best_momentum_is_the_brute_force_minimiser():
+    """The reference answer minimises the worst rate over [μ, L] among a fine grid of β (by brute force)."""
+    from course_utils import dynamics
+
+    mu, L, eta = 0.2, 10.0, 0.05
+    lam = jnp.geomspace(mu, L, 400)
+    betas = np.linspace(0.0, 0.99, 1981)
+    worst = np.array([float(dynamics.momentum_rate(eta * lam, b).max()) for b in betas])
+    assert abs(betas[np.argmin(worst)] - best_beta(eta, mu, L)) < 1e-3
+    assert worst.min() >= float(dynamics.momentum_rate(eta * lam, best_beta(eta, mu, L)).max()) - 1e-9
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda eta, mu, L: ((np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1)) ** 2, "best step"),
+    (lambda eta, mu, L: (np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1), "Nesterov"),
+    (lambda eta, mu, L: 1 - np.sqrt(eta * mu), "rate the best β reaches"),
+    (lambda eta, mu, L: 1 - eta * mu, "gradient descent"),
+    (lambda eta, mu, L: 1.2, "outside"),
+    (lambda eta, mu, L: 0.5 * best_beta(eta, mu, L), "worst rate"),
+    (lambda eta, mu, L: None, "one number"),
+])
+def test_check_best_momentum_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_best_momentum(wrong)
+
+
 def saddle_free(R, w, how="right"):
     g, H = jax.grad(R)(w), jax.hessian(R)(w)
     lam, V = jnp.linalg.eigh(H)
