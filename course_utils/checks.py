@@ -25,6 +25,7 @@ __all__ = [
     "check_loss_gap",
     "check_gd_limit",
     "check_best_momentum",
+    "check_matching_step",
     "check_saddle_free_newton",
     "check_linear_layer_hessian",
     "check_hutchinson_trace",
@@ -437,6 +438,42 @@ def check_best_momentum(best_beta_fn):
                              f"{worst(got):.6f} over [μ, L]; a better β reaches {worst(expected):.6f}. Hint: the "
                              "slowest direction is λ = μ; make its two roots coincide.")
     print("Correct! Your β gives the smallest worst-case heavy-ball rate on 3 problems.")
+
+
+def check_matching_step(matching_step_fn):
+    """Check ``matching_step_fn(lam, eta, batch, new_batch)``: the step size at which SGD with ``new_batch`` has the
+    same noisy-quadratic-model floor as SGD with step ``eta`` and ``batch`` (Hessian eigenvalues ``lam``)."""
+    cases = [(np.geomspace(0.1, 1.0, 8), 0.5, 4, 16), (np.geomspace(0.1, 1.0, 8), 1.2, 16, 4),
+             (np.array([0.2, 2.0, 5.0]), 0.02, 2, 8)]
+    for lam, eta, batch, new_batch in cases:
+        target = dynamics.nqm_floor(lam, eta, 1.0, batch)
+        lo, hi = 0.0, 2 / lam.max()                      # the floor rises from 0 to ∞ on (0, 2/λmax): bisect
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if dynamics.nqm_floor(lam, mid, 1.0, new_batch) < target else (lo, mid)
+        expected = (lo + hi) / 2
+        got = _number(matching_step_fn(jnp.asarray(lam), eta, batch, new_batch), "matching_step")
+        if np.isclose(got, expected, rtol=1e-6):
+            continue
+        where = f"(λ from {lam.min():g} to {lam.max():g}, η = {eta:g}, B = {batch} → {new_batch})"
+        if np.isclose(got, eta * new_batch / batch, rtol=1e-6):
+            beyond = " — here it is not even below 2/λmax" if got * lam.max() >= 2 else ""
+            raise AssertionError(f"{where}: that is the linear scaling rule η·B'/B{beyond}. It is exact only while "
+                                 "ηλ ≪ 2: each direction's floor has the factor 1/(2 − ηλ), which grows with η. "
+                                 "Solve floor(η', B') = floor(η, B) for η'.")
+        if np.isclose(got, eta * batch / new_batch, rtol=1e-6):
+            raise AssertionError(f"{where}: the scaling is upside down: a larger batch has less noise, so it can take "
+                                 "a larger step for the same floor.")
+        if np.isclose(got, eta * np.sqrt(new_batch / batch), rtol=1e-6):
+            raise AssertionError(f"{where}: square-root scaling does not keep this floor; solve "
+                                 "floor(η', B') = floor(η, B) for η'.")
+        if not 0 < got < 2 / lam.max():
+            raise AssertionError(f"{where}: η' = {got:.4g} is outside (0, 2/λmax = {2 / lam.max():.4g}), where SGD "
+                                 "has no floor (it diverges).")
+        floor_got = dynamics.nqm_floor(lam, got, 1.0, new_batch)
+        raise AssertionError(f"{where}: at your η' = {got:.6g} the floor is {floor_got:.6g} × σ², but it should equal "
+                             f"{target:.6g} × σ² (η' = {expected:.6g}).")
+    print("Correct! Your step keeps the SGD floor when the batch size changes, on 3 problems.")
 
 
 def _random_nonconvex(seed, d=5):

@@ -17,14 +17,18 @@ the state (c_t, c_{t−1}) is multiplied at every step by a 2×2 matrix that dep
 The matrices are not symmetric (not normal), so the error can grow for a while before it decays; its asymptotic
 rate per step is the spectral radius, the larger modulus of the two roots of z² − trace·z + det = 0.
 β = 0 is gradient descent: the radius is |1 − ηλ|.
+
+``nqm_floor`` is the stationary excess loss of SGD in the noisy quadratic model (gradient H(w − w*) + ξ with
+ξ ~ N(0, σ²H/B)): per eigendirection c ← (1 − ηλ)c − ηξ, so E[c²] = ησ²/(B(2 − ηλ)) and
+E[L] − L* = Σ ησ²λ/(2B(2 − ηλ)).
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validate import require_finite, require_float64, require_x64
+from ._validate import require_finite, require_float64, require_nonnegative, require_positive, require_x64
 
-__all__ = ["momentum_matrix", "momentum_rate"]
+__all__ = ["momentum_matrix", "momentum_rate", "nqm_floor"]
 
 
 def _check(eta_lam, beta, where):
@@ -66,3 +70,24 @@ def momentum_rate(eta_lam, beta, nesterov=False):
     trace, det = _trace_det(eta_lam, beta, nesterov)
     root = jnp.sqrt((trace ** 2 - 4 * det).astype(jnp.complex128))
     return jnp.maximum(jnp.abs(trace + root), jnp.abs(trace - root)) / 2
+
+
+def nqm_floor(lam, eta, sigma2, batch):
+    """Stationary excess loss E[L(w)] − L(w*) = Σᵢ ησ²λᵢ / (2B(2 − ηλᵢ)) of SGD with step ``eta`` and batch size
+    ``batch`` in the noisy quadratic model, from the Hessian's eigenvalues ``lam`` (≥ 0) and the per-example noise
+    variance ``sigma2``. Needs η·max(λ) < 2 (otherwise the iteration diverges and there is no floor)."""
+    where = "nqm_floor"
+    require_x64(where)
+    require_float64(lam, "lam", where)
+    require_finite(lam, "lam", where)
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0 or np.any(lam < 0):
+        raise ValueError(f"{where}: lam must be a non-empty 1-D array of eigenvalues ≥ 0; got shape {lam.shape}"
+                         f"{' with negative entries' if lam.size and np.any(lam < 0) else ''}.")
+    require_positive(eta, "eta", where)
+    require_nonnegative(sigma2, "sigma2", where)
+    require_positive(batch, "batch", where, integer=True)
+    if eta * lam.max() >= 2:
+        raise ValueError(f"{where}: eta·λmax = {eta * lam.max():.3g} ≥ 2: SGD diverges along the top direction and "
+                         f"has no floor. Use eta < 2/λmax = {2 / lam.max():.4g}.")
+    return float(np.sum(eta * sigma2 * lam / (2 * batch * (2 - eta * lam))))

@@ -290,6 +290,40 @@ def test_check_best_momentum_rejects(wrong, hint):
         checks.check_best_momentum(wrong)
 
 
+def matching_step(lam, eta, batch, new_batch):
+    from course_utils import dynamics
+
+    target, lo, hi = dynamics.nqm_floor(np.asarray(lam), eta, 1.0, batch), 0.0, 2 / float(np.max(lam))
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if dynamics.nqm_floor(np.asarray(lam), mid, 1.0, new_batch) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_check_matching_step(capsys):
+    checks.check_matching_step(matching_step)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_matching_step_equals_linear_scaling_for_tiny_steps():
+    """As η → 0 the floor is ησ² tr H/(4B): then η' = η·B'/B exactly (an independent answer for the reference)."""
+    lam = np.array([0.2, 1.0, 3.0])
+    np.testing.assert_allclose(matching_step(lam, 1e-7, 2, 8), 4e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda lam, eta, B, B2: eta * B2 / B, "linear scaling rule"),
+    (lambda lam, eta, B, B2: eta * B / B2, "upside down"),
+    (lambda lam, eta, B, B2: eta * np.sqrt(B2 / B), "square-root"),
+    (lambda lam, eta, B, B2: 2.5 / float(np.max(lam)), "outside"),
+    (lambda lam, eta, B, B2: 1.01 * matching_step(lam, eta, B, B2), "should equal"),
+    (lambda lam, eta, B, B2: None, "one number"),
+])
+def test_check_matching_step_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_matching_step(wrong)
+
+
 def saddle_free(R, w, how="right"):
     g, H = jax.grad(R)(w), jax.hessian(R)(w)
     lam, V = jnp.linalg.eigh(H)

@@ -73,3 +73,38 @@ def test_inputs_are_checked():
         dynamics.momentum_rate(jnp.array([0.1, 0.2], dtype=jnp.float32), 0.5)
     with pytest.raises(TypeError, match="outside jit"):
         jax.jit(lambda x: dynamics.momentum_rate(x, 0.5))(ETA_LAM)
+
+
+def test_nqm_floor_is_the_fixed_point_of_the_exact_second_moment_recursion():
+    """E[c²] ← (1 − ηλ)² E[c²] + η²σ²λ/B per direction, iterated to its fixed point, then ½ Σ λ E[c²]."""
+    lam, eta, sigma2, batch = np.array([0.05, 0.3, 1.0, 2.5]), 0.7, 0.4, 3
+    second = np.zeros(4)
+    for _ in range(20000):
+        second = (1 - eta * lam) ** 2 * second + eta ** 2 * sigma2 * lam / batch
+    np.testing.assert_allclose(dynamics.nqm_floor(lam, eta, sigma2, batch), 0.5 * np.sum(lam * second), rtol=1e-12)
+
+
+def test_nqm_floor_small_step_limit_and_zero_eigenvalues():
+    lam = np.array([0.0, 1.0, 3.0])                 # a flat direction gets no noise (its variance is σ²·0/B)
+    np.testing.assert_allclose(dynamics.nqm_floor(lam, 1e-8, 2.0, 4) / 1e-8, 2.0 * 4.0 / (4 * 4), rtol=1e-7)
+    assert dynamics.nqm_floor(lam, 0.5, 0.0, 1) == 0.0
+
+
+def test_nqm_floor_checks_its_inputs():
+    lam = np.array([0.5, 1.0])
+    with pytest.raises(ValueError, match="diverges.*eta < 2/λmax = 2"):
+        dynamics.nqm_floor(lam, 2.0, 1.0, 1)
+    with pytest.raises(ValueError, match="≥ 0"):
+        dynamics.nqm_floor(np.array([-0.1, 1.0]), 0.1, 1.0, 1)
+    with pytest.raises(ValueError, match="1-D"):
+        dynamics.nqm_floor(np.ones((2, 2)), 0.1, 1.0, 1)
+    with pytest.raises(ValueError, match="whole number"):
+        dynamics.nqm_floor(lam, 0.1, 1.0, 2.5)
+    with pytest.raises(ValueError, match="eta"):
+        dynamics.nqm_floor(lam, -0.1, 1.0, 1)
+    with pytest.raises(ValueError, match="sigma2"):
+        dynamics.nqm_floor(lam, 0.1, -1.0, 1)
+    with pytest.raises(ValueError, match="NaN"):
+        dynamics.nqm_floor(np.array([np.nan, 1.0]), 0.1, 1.0, 1)
+    with pytest.raises(TypeError, match="float64"):
+        dynamics.nqm_floor(np.array([0.5, 1.0], dtype=np.float32), 0.1, 1.0, 1)
