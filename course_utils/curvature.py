@@ -10,6 +10,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ._validate import (NotPositiveDefiniteError, not_positive_definite, require_finite, require_float64,
@@ -254,22 +255,18 @@ def slq_density(matvec, like, *, iters=30, starts=10, key=None):
 
 
 def spectral_density(nodes, weights, grid, *, sigma):
-    """Σ wᵢ N(t; θᵢ, σ²) / Σ wᵢ at every t in ``grid``: a Gaussian-smoothed density of the nodes θ (any shape; e.g.
-    ``slq_density``'s, averaged over its starts, or exact eigenvalues with equal weights). Integrates to 1."""
-    nodes, weights = jnp.ravel(jnp.asarray(nodes)), jnp.ravel(jnp.asarray(weights))
+    """Σ wᵢ N(t; θᵢ, σ²) / Σ wᵢ at every t in ``grid`` (a NumPy array): a Gaussian-smoothed density of the nodes θ
+    (any shape; e.g. ``slq_density``'s, averaged over its starts, or exact eigenvalues with equal weights).
+    Integrates to 1. Computed in NumPy: a plot's post-processing, with no compilation for each new shape."""
+    nodes, weights = np.ravel(np.asarray(nodes, np.float64)), np.ravel(np.asarray(weights, np.float64))
     if nodes.shape != weights.shape:
         raise ValueError(f"spectral_density: nodes and weights must have the same size; got {nodes.size} and "
                          f"{weights.size}.")
     require_positive(sigma, "sigma", "spectral_density")
-    if not bool(jnp.all(weights >= 0)) or not float(jnp.sum(weights)) > 0:
+    if not (np.all(weights >= 0) and weights.sum() > 0):
         raise ValueError("spectral_density: weights must be ≥ 0 with a positive sum (quadrature weights).")
-    return _smoothed(nodes, weights, jnp.asarray(grid, nodes.dtype), sigma)
-
-
-@jax.jit
-def _smoothed(nodes, weights, grid, sigma):
-    z = (grid[..., None] - nodes) / sigma
-    return jnp.exp(-0.5 * z ** 2) @ weights / (jnp.sum(weights) * sigma * jnp.sqrt(2 * jnp.pi))
+    z = (np.asarray(grid, np.float64)[..., None] - nodes) / sigma
+    return np.exp(-0.5 * z ** 2) @ weights / (weights.sum() * sigma * np.sqrt(2 * np.pi))
 
 
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------
