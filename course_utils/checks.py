@@ -28,7 +28,7 @@ __all__ = [
     "check_matching_step",
     "check_saddle_free_newton",
     "check_linear_layer_hessian",
-    "check_hutchinson_trace",
+    "check_hutchinson_diagonal",
     "check_newton_loo",
     "check_label_margin",
 ]
@@ -543,32 +543,42 @@ def check_linear_layer_hessian(hessian_fn, n_problems=3):
     print(f"Correct! Your Kronecker-structured Hessian matches jax.hessian on {n_problems} random layers.")
 
 
-def check_hutchinson_trace(trace_fn, n_probes=4000):
-    """Check ``trace_fn(matvec, dim, key, n_probes)`` estimates tr(A) by Hutchinson's method with Rademacher probes:
-    the mean of zᵀAz over ``n_probes`` random ±1 vectors z drawn with ``key``."""
+def check_hutchinson_diagonal(diag_fn, n_probes=4000):
+    """Check ``diag_fn(matvec, dim, key, n_probes)`` estimates diag(A) by Hutchinson's method with Rademacher probes:
+    the mean of z ⊙ Az (elementwise) over ``n_probes`` random ±1 vectors z drawn with ``key``."""
     rng = np.random.default_rng(16000)
     D = jnp.asarray(rng.uniform(0.5, 3.0, size=20))
-    got = _number(trace_fn(lambda v: D * v, 20, jax.random.key(1), 3), "trace_fn")
-    if np.isclose(got, float(D.sum()) * 3, rtol=1e-9):
-        raise AssertionError("That is 3 × the trace with 3 probes: average zᵀAz over the probes, don't sum.")
-    if np.isclose(got, float(D.sum()) / 20, rtol=1e-9):
-        raise AssertionError("Don't normalise the probes: E[zᵀAz] = tr(A) for z with E[zzᵀ] = I.")
-    if not np.isclose(got, float(D.sum()), rtol=1e-9):
-        raise AssertionError(f"For a diagonal matrix Rademacher probes (±1 entries) give the trace exactly (zᵢ² = 1); "
-                             f"got {got:.6g} for trace {float(D.sum()):.6g}. Gaussian probes would only be close.")
+    got = np.asarray(diag_fn(lambda v: D * v, 20, jax.random.key(1), 3), dtype=float)
+    if got.shape != (20,):
+        raise AssertionError(f"Return one estimate per diagonal entry, a vector of shape (20,); got shape {got.shape}"
+                             + (" — that is a trace-like number: average z ⊙ Az, not zᵀAz." if got.size == 1 else "."))
+    if np.allclose(got, 3 * D, rtol=1e-9):
+        raise AssertionError("That is 3 × the diagonal with 3 probes: average z ⊙ Az over the probes, don't sum.")
+    if np.allclose(got, D ** 2, rtol=1e-9):
+        raise AssertionError("That is (Az)², the squared product: multiply Az by the probe itself, z ⊙ Az.")
+    if np.allclose(got, D / 20, rtol=1e-9):
+        raise AssertionError("Don't normalise the probes: E[z ⊙ Az] = diag(A) needs E[zzᵀ] = I.")
+    if not np.allclose(got, D, rtol=1e-9):
+        raise AssertionError("For a diagonal matrix, Rademacher probes (±1 entries) give the diagonal exactly "
+                             f"(zᵢ² = 1); max error {np.max(np.abs(got - D)):.3g}. Gaussian probes are only close.")
     Q, _ = np.linalg.qr(rng.normal(size=(30, 30)))
-    A = jnp.asarray((Q * rng.uniform(0.1, 2.0, 30)) @ Q.T)
-    est = [float(trace_fn(lambda v: A @ v, 30, jax.random.key(k), n_probes)) for k in (2, 3)]
-    sd = float(np.sqrt(2 * (np.sum(np.asarray(A) ** 2) - np.sum(np.diag(np.asarray(A)) ** 2)) / n_probes))
-    if est[0] == est[1]:
+    A = (Q * rng.uniform(0.1, 2.0, 30)) @ Q.T
+    diag = np.diag(A)
+    est = [np.asarray(diag_fn(lambda v: jnp.asarray(A) @ v, 30, jax.random.key(k), n_probes)) for k in (2, 3)]
+    if np.allclose(est[0], diag, rtol=1e-9, atol=1e-12):
+        raise AssertionError("That is the exact diagonal (from products with unit vectors?): estimate it from "
+                             "n_probes random ±1 probes, z ⊙ Az averaged.")
+    if np.array_equal(est[0], est[1]):
         raise AssertionError("Two different keys gave the same estimate: draw the probes with the key you are given.")
-    if float(trace_fn(lambda v: A @ v, 30, jax.random.key(2), n_probes)) != est[0]:
+    if not np.array_equal(np.asarray(diag_fn(lambda v: jnp.asarray(A) @ v, 30, jax.random.key(2), n_probes)), est[0]):
         raise AssertionError("The same key gave different estimates: draw every probe from the key, not from NumPy's "
                              "global random state.")
+    sd = np.sqrt((np.sum(A ** 2, 1) - diag ** 2) / n_probes)     # Var(zᵢ(Az)ᵢ) = Σ_{j≠i} Aᵢⱼ² per probe
     for e in est:
-        if abs(e - float(jnp.trace(A))) > 5 * sd:
-            raise AssertionError(f"Estimate {e:.4g} is more than 5 standard deviations ({sd:.3g}) from the trace "
-                                 f"{float(jnp.trace(A)):.4g}.")
+        worst = int(np.argmax(np.abs(e - diag) / sd))
+        if abs(e[worst] - diag[worst]) > 5 * sd[worst]:
+            raise AssertionError(f"Entry {worst}: estimate {e[worst]:.4g} is more than 5 standard deviations "
+                                 f"({sd[worst]:.3g}) from the diagonal entry {diag[worst]:.4g}.")
     print(f"Correct! Exact on a diagonal matrix, and within the expected noise on a dense one ({n_probes} probes).")
 
 

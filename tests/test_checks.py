@@ -369,32 +369,41 @@ def test_check_linear_layer_hessian_rejects(how, hint):
         checks.check_linear_layer_hessian(lambda X, H, l2: layer_hessian(X, H, l2, how))
 
 
-def hutchinson(matvec, dim, key, n_probes, probes="rademacher", reduce="mean", normalise=False):
+def hutchinson_diag(matvec, dim, key, n_probes, probes="rademacher", how="right"):
     if probes == "rademacher":
         Z = jax.random.rademacher(key, (n_probes, dim), dtype=jnp.float64)
     else:
         Z = jax.random.normal(key, (n_probes, dim))
-    if normalise:
+    if how == "normalise":
         Z = Z / jnp.linalg.norm(Z, axis=1, keepdims=True)
-    quad = jax.vmap(lambda z: z @ matvec(z))(Z)
-    return quad.mean() if reduce == "mean" else quad.sum()
+    prod = jax.vmap(lambda z: {"squared": matvec(z) ** 2, "trace": z @ matvec(z)}.get(how, z * matvec(z)))(Z)
+    return prod.sum(0) if how == "sum" else prod.mean(0)
 
 
-def test_check_hutchinson_trace(capsys):
-    checks.check_hutchinson_trace(hutchinson)
+def test_check_hutchinson_diagonal(capsys):
+    checks.check_hutchinson_diagonal(hutchinson_diag)
+    # dividing by the mean of z ⊙ z (a normalisation some papers use) changes nothing for ±1 entries
+    checks.check_hutchinson_diagonal(lambda m, d, k, p: hutchinson_diag(m, d, k, p) / jnp.mean(
+        jax.random.rademacher(k, (p, d), dtype=jnp.float64) ** 2, 0))
     assert "Correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda m, d, k, p: hutchinson(m, d, k, p, probes="normal"), "Rademacher"),
-    (lambda m, d, k, p: hutchinson(m, d, k, p, reduce="sum"), "average"),
-    (lambda m, d, k, p: hutchinson(m, d, k, p, normalise=True), "normalise"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(0), p), "different keys"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(np.random.randint(1 << 30)), p), "same key"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, probes="normal"), "Rademacher"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="sum"), "don't sum"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="squared"), "squared product"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="trace"), "not zᵀAz"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="normalise"), "normalise"),
+    (lambda m, d, k, p: jnp.diag(jax.vmap(m)(jnp.eye(d))), "exact diagonal"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, jax.random.key(0), p), "different keys"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, jax.random.key(np.random.randint(1 << 30)), p), "same key"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, min(p, 10)), "standard deviations"),   # n_probes ignored
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p) + 0.05, "exactly"),
+    (lambda m, d, k, p: None, "shape"),
 ])
-def test_check_hutchinson_trace_rejects(wrong, hint):
+def test_check_hutchinson_diagonal_rejects(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_hutchinson_trace(wrong)
+        checks.check_hutchinson_diagonal(wrong)
 
 
 def newton_loo(theta, X, Y, i, l2, how="right"):
