@@ -224,8 +224,9 @@ def gauss_quadrature(alpha, beta):
     (..., m − 1)): nodes θ_k, the eigenvalues of T (Ritz values, ascending), and weights τ_k, the squared first
     components of T's eigenvectors (≥ 0, summing to 1 over k).
 
-    For Lanczos run on A from v, Σ_k τ_k f(θ_k) approximates vᵀf(A)v / ‖v‖², exactly when f is a polynomial of
-    degree below 2m; when m reaches p, the nodes are A's eigenvalues and the rule is exact for every f.
+    For Lanczos run on A from v, Σ_k τ_k f(θ_k) approximates vᵀf(A)v / ‖v‖², and equals it (in exact arithmetic)
+    whenever f is a polynomial of degree below 2m; when m reaches p, the nodes are A's eigenvalues and the rule is
+    exact for every f.
     """
     alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
     if alpha.ndim == 0 or beta.shape != alpha.shape[:-1] + (alpha.shape[-1] - 1,):

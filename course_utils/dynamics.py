@@ -39,7 +39,8 @@ def _check(eta_lam, beta, where):
     require_finite(eta_lam, "eta_lam", where)
     if not (np.ndim(beta) == 0 and np.isfinite(beta) and 0 <= beta < 1):
         raise ValueError(f"{where}: the momentum beta must be one number in [0, 1); got {beta!r}. "
-                         "(beta ≥ 1 never converges: the product of the two roots is beta, or beta·(1 − ηλ).)")
+                         "(beta ≥ 1 does not converge along directions with small ηλ: the roots multiply to beta, or "
+                         "to beta·(1 − ηλ) → beta.)")
     return jnp.asarray(eta_lam, dtype=jnp.float64), float(beta)
 
 
