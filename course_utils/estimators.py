@@ -231,8 +231,16 @@ class KFAC(NamedTuple):
         """The dense block-diagonal approximation (undamped, no l2), p × p in ravel order: for tests on small models."""
         return jax.scipy.linalg.block_diag(*[self.block(k) for k in range(len(self.factors))])
 
+    def _require_invertible(self, where):
+        smallest = min(float(jnp.min(S)) for _, _, S in self.factors) + self.shift
+        if smallest <= 0:
+            raise ValueError(f"{where}: the approximate curvature + (l2 + damping)·I has an eigenvalue {smallest:.3g} "
+                             "≤ 0 (some layer's inputs or output gradients never vary, so A or G is singular): build "
+                             "it with l2 + damping > 0.")
+
     def solve(self, B):
         """Rows of H̃⁻¹ Bᵀ for B of shape (m, p) (or one vector (p,)), H̃ including (l2 + damping)·I."""
+        self._require_invertible(f"{self.kind}.solve")
         B = jnp.asarray(B)
         return _kfac_solve(self.factors, self.shift, jnp.atleast_2d(B)).reshape(B.shape)
 
@@ -245,6 +253,7 @@ class KFAC(NamedTuple):
 
     def self_influence(self):
         """−gᵢᵀ H̃⁻¹ gᵢ for every training point (n,), gᵢ = ∇L(zᵢ); per-example gradients ``chunk`` at a time."""
+        self._require_invertible(f"{self.kind}.self_influence")
         return -_per_example_quad(self.loss_fn, self.params, self.train, (self.factors, self.shift), _kfac_quad,
                                   self.chunk)
 
@@ -269,7 +278,7 @@ def _build_kfac(kind, apply_fn, out_loss, params, train, l2, damping, chunk):
     factors = _block(tuple((QA, QG, s) for (QA, QG), s in zip(bases, S)))
     seconds = time.perf_counter() - start
     passes = X.shape[0] * n_out * (1 if kind == "kfac" else 2)
-    cost = Cost(hvps=0, example_passes=passes, bytes=_nbytes(factors), seconds=seconds)
+    cost = Cost(hvps=0, example_passes=passes, bytes=_nbytes(factors, A, G), seconds=seconds)
     return KFAC(kind, _example_loss(apply_fn, out_loss), params, (X, Y), l2, damping, factors, tuple(A), tuple(G),
                 chunk, cost)
 
@@ -375,10 +384,10 @@ def arnoldi(loss_fn, params, train, k, *, l2=0.0, damping=0.0, iters=None, by="v
     _check_model(where, params, train, l2, damping)
     _check_chunk(chunk, where)
     p = ravel_pytree(params)[0].size
-    iters = min(p, 2 * int(k) + 20) if iters is None else iters
-    if not (np.ndim(k) == 0 and float(k).is_integer() and 1 <= k <= p):
+    if not (isinstance(k, (int, np.integer)) and 1 <= k <= p):
         raise ValueError(f"arnoldi: k must be a whole number in 1..p = {p} (the number of eigenpairs kept); got {k!r}.")
-    if not (np.ndim(iters) == 0 and float(iters).is_integer() and k <= iters <= p):
+    iters = min(p, 2 * int(k) + 20) if iters is None else iters
+    if not (isinstance(iters, (int, np.integer)) and k <= iters <= p):
         raise ValueError(f"arnoldi: iters must be a whole number with k = {k} ≤ iters ≤ p = {p}; got {iters!r}.")
     if by not in ("value", "magnitude"):
         raise ValueError(f"arnoldi: by must be 'value' or 'magnitude', not {by!r}.")

@@ -335,13 +335,17 @@ def test_builders_reject_bad_inputs_with_a_message(logreg, mlp):
         E.kfac(M.mlp_apply, M.cross_entropy, f32, mtrain)
     with pytest.raises(ValueError, match="damping must be a finite number ≥ 0"):
         E.ekfac(M.mlp_apply, M.cross_entropy, mparams, mtrain, damping=-1.0)
+    singular = fits(M.mlp_apply, mparams, (mtrain[0].at[:, 0].set(0.0), mtrain[1]))[0]   # an input never varies
+    with pytest.raises(ValueError, match="l2 \\+ damping > 0"):
+        singular.up_loss((mtrain[0][:2], mtrain[1][:2]))
     with pytest.raises(ValueError, match="chunk must be a whole number"):
         E.kfac(M.mlp_apply, M.cross_entropy, mparams, mtrain, chunk=0)
     bad = (train[0].at[0, 0].set(np.nan), train[1])
     with pytest.raises(ValueError, match="NaN"):
         E.arnoldi(logistic, params, bad, 3)
-    with pytest.raises(ValueError, match="k must be a whole number in 1..p = 17"):
-        E.arnoldi(logistic, params, train, 18)
+    for k in (0, 18, 2.0, None):
+        with pytest.raises(ValueError, match="k must be a whole number in 1..p = 17"):
+            E.arnoldi(logistic, params, train, k)
     with pytest.raises(ValueError, match="iters must be"):
         E.arnoldi(logistic, params, train, 5, iters=3)
     with pytest.raises(ValueError, match="by must be"):
