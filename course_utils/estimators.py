@@ -293,8 +293,11 @@ def kfac(apply_fn, out_loss, params, train, *, l2=0.0, damping=0.0, chunk=64):
     empirical Fisher; deterministic). For a dense layer and ONE example, A ⊗ G is that example's GN block exactly.
 
     Damping: the curvature of R is GN + l2·I, plus ``damping``·I; K-FAC is inverted in its Kronecker eigenbasis as
-    (Λ_A ⊗ Λ_G + l2 + damping)⁻¹ — exact for the damped Kronecker product (not the √λ split of Martens & Grosse's
-    factored damping). Cost: one pass of a forward and C backward passes per training example (C outputs).
+    (Λ_A ⊗ Λ_G + l2 + damping)⁻¹ — exact for A ⊗ G + (l2 + damping)·I, not the factored approximation
+    (A + √λ·I) ⊗ (G + √λ·I). Convolutions: KFC's assumptions (activations independent of derivatives, derivatives
+    uncorrelated across locations, statistics the same at every location) are what make the block A ⊗ G; where the
+    derivatives at nearby locations are correlated (e.g. before average pooling) the block is approximated less well.
+    Cost: one pass of a forward and C backward passes per training example (C outputs).
     """
     return _build_kfac("kfac", apply_fn, out_loss, params, train, l2, damping, chunk)
 
@@ -370,10 +373,11 @@ class Arnoldi(NamedTuple):
 def arnoldi(loss_fn, params, train, k, *, l2=0.0, damping=0.0, iters=None, by="value", key=None, chunk=64):
     """Low-rank influence after Schioppa et al. (2022), "Scaling Up Influence Functions".
 
-    Their released code (google-research/jax-influence) runs the Arnoldi iteration on Hessian-vector products of the
-    training loss from a random start, keeps the top-k Ritz pairs (``arnoldi.distill``: sorted by |λ| by default;
-    their MNIST tutorial sorts by value to discard negative eigenvalues), projects every gradient onto those k
-    directions with one jvp per direction, and scores with 1/λ there — the rest of the spectrum is dropped. Here:
+    Their released code (google-research/jax-influence) runs the Arnoldi iteration from a random start on
+    Hessian-vector products of the training loss (a fresh batch of data per product in their MNIST tutorial), keeps
+    the top-k Ritz pairs by |λ| (``arnoldi.distill``; the tutorial then re-sorts those by value to drop negative
+    eigenvalues), projects every gradient onto the k directions with one jvp per direction, and scores with 1/λ
+    there, undamped — the rest of the spectrum is dropped. Here:
     Lanczos (Arnoldi for a symmetric H) with full reorthogonalisation on H = ∇²R, l2 included, ``iters`` steps
     (default min(p, 2k + 20)); top-k ``by`` value (default) or magnitude; (λ + damping)⁻¹ on the subspace. With
     k = p (and iters = p) it is the exact (H + damping·I)⁻¹. Cost: ``iters`` HVPs and k jvp passes over the
@@ -568,9 +572,9 @@ def train_checkpoints(loss_fn, params, train, *, learning_rate, steps, every, op
 def margin(output, y):
     """TRAK's model output function f = log(p/(1−p)), p the model's probability of the label y (so p = σ(f)).
 
-    Softmax logits (C,) and an integer class y: f = logit_y − log Σ_{c≠y} exp(logit_c) (Park et al.'s multi-class
-    form; MadryLab/trak's image-classification output). A scalar logit with y ∈ {−1, +1} (``logistic_loss``):
-    p = σ(y·logit), so f = y·logit."""
+    Softmax logits (C,) and an integer class y: f = logit_y − log Σ_{c≠y} exp(logit_c) (the multi-class margin of
+    MadryLab/trak's ``ImageClassificationModelOutput``, whose Q is 1 − p_y). A scalar logit with y ∈ {−1, +1}
+    (``logistic_loss``): p = σ(y·logit), so f = y·logit."""
     output = jnp.asarray(output)
     if output.ndim == 0:
         return y * output
@@ -660,8 +664,9 @@ def trak(apply_fn, params, train, *, k=None, key=None, damping=0.0, chunk=64):
     Per model: φᵢ = Pᵀ ∇θ f(zᵢ) with f = ``margin`` (log p/(1−p) of the correct class) and P a p × k matrix of
     independent N(0, 1) entries drawn from ``key`` (a fresh projection per model; ``k=None``: no projection, P = I,
     for small models and tests); Φ = [φᵢ] (n × k); τ(z_test) = φ_testᵀ (ΦᵀΦ + damping·I)⁻¹ Φᵀ Q, Q = diag(1 − pᵢ),
-    with the two factors averaged over the ensemble separately as in MadryLab/trak (without that code's fixed
-    rescalings, its optional soft-thresholding or its float16). Per-example gradients are computed ``chunk`` at a
+    with the two factors averaged over the ensemble separately as in MadryLab/trak's ``finalize_scores`` (without
+    that code's rescalings — target gradients by 1/√p and, in the version we read, (ΦᵀΦ)⁻¹ by its mean absolute
+    entry — or its float16). Per-example gradients are computed ``chunk`` at a
     time and projected at once: memory n × k for Φ and p × k for P, never n × p.
 
     Conversion to I_up,loss. TRAK's τᵢ estimates f(z_test) at the full model minus f at the model without zᵢ (helpful

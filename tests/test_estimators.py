@@ -101,6 +101,9 @@ def test_cnn_taps_reproduce_the_forward_pass():
         W = jnp.concatenate([layer["b"][None], layer["w"].reshape(-1, layer["b"].size)])   # [b; w] = ravel order
         np.testing.assert_allclose(a @ W, s, rtol=1e-10, atol=1e-12)       # s = ã W̃ at every location
     np.testing.assert_allclose(shifted["conv1"], 2 * pre["conv1"] + 0.1, rtol=1e-12)   # eps is added to s
+    # the blocks K-FAC builds from the taps, in tree order, are the layers' consecutive slices of ravel_pytree
+    sizes = [a.shape[1] * s.shape[1] for a, s in zip(jax.tree_util.tree_leaves(acts), jax.tree_util.tree_leaves(pre))]
+    assert [s.stop - s.start for s in slices(params)] == sizes and list(acts) == ["conv1", "conv2", "dense", "hidden"]
 
 
 def test_model_taps_finds_each_models_taps_and_rejects_others():
