@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import curvature, models
+from . import curvature, dynamics, models
 
 
 __all__ = [
@@ -24,9 +24,11 @@ __all__ = [
     "check_input_gradients",
     "check_loss_gap",
     "check_gd_limit",
+    "check_best_momentum",
+    "check_matching_step",
     "check_saddle_free_newton",
     "check_linear_layer_hessian",
-    "check_hutchinson_trace",
+    "check_hutchinson_diagonal",
     "check_newton_loo",
     "check_label_margin",
 ]
@@ -408,6 +410,72 @@ def check_gd_limit(gd_limit_fn, n_problems=3):
     print(f"Correct! Your limit matches long runs of gradient descent on {n_problems} random problems.")
 
 
+def check_best_momentum(best_beta_fn):
+    """Check ``best_beta_fn(eta, mu, L)``: for a fixed step η ≤ 1/L, the heavy-ball β that minimises the worst rate
+    max over λ in [μ, L] of the spectral radius of the 2×2 iteration matrix."""
+    for mu, L, eta in [(1.0, 100.0, 1e-2), (0.2, 10.0, 0.05), (1.0, 1000.0, 4e-4)]:
+        got = _number(best_beta_fn(eta, mu, L), "best_momentum")
+        expected = (1 - np.sqrt(eta * mu)) ** 2          # the two roots at λ = μ coincide, at √β = 1 − √(ημ)
+        if np.isclose(got, expected, rtol=1e-8):
+            continue
+        sk = np.sqrt(L / mu)
+        if np.isclose(got, ((sk - 1) / (sk + 1)) ** 2, rtol=1e-6):
+            raise AssertionError("That is the best β for the best step 4/(√L + √μ)², not for the step η you were "
+                                 "given: with η fixed, tune β alone.")
+        if np.isclose(got, (sk - 1) / (sk + 1), rtol=1e-6):
+            raise AssertionError("That is Nesterov's standard β; heavy ball's 2×2 matrix is a different one.")
+        if np.isclose(got, np.sqrt(expected), rtol=1e-6):
+            raise AssertionError("That is the rate the best β reaches, not β: the two roots multiply to β, so a "
+                                 "double (or complex) pair of roots has modulus √β.")
+        if np.isclose(got, 1 - eta * mu, rtol=1e-6) or np.isclose(got, (1 - eta * mu) ** 2, rtol=1e-6):
+            raise AssertionError("That is built from gradient descent's factor 1 − ημ: look at the roots of heavy "
+                                 "ball's characteristic polynomial z² − (1 + β − ηλ)z + β at λ = μ.")
+        if not 0 <= got < 1:
+            raise AssertionError(f"β = {got:.4g} is outside [0, 1): heavy ball then does not converge.")
+        lam = jnp.geomspace(mu, L, 400)
+        worst = lambda beta: float(dynamics.momentum_rate(eta * lam, beta).max())
+        raise AssertionError(f"For μ = {mu:g}, L = {L:g}, η = {eta:g}: your β = {got:.6g} has worst rate "
+                             f"{worst(got):.6f} over [μ, L]; a better β reaches {worst(expected):.6f}. Hint: the "
+                             "slowest direction is λ = μ; make its two roots coincide.")
+    print("Correct! Your β gives the smallest worst-case heavy-ball rate on 3 problems.")
+
+
+def check_matching_step(matching_step_fn):
+    """Check ``matching_step_fn(lam, eta, batch, new_batch)``: the step size at which SGD with ``new_batch`` has the
+    same noisy-quadratic-model floor as SGD with step ``eta`` and ``batch`` (Hessian eigenvalues ``lam``)."""
+    cases = [(np.geomspace(0.1, 1.0, 8), 0.5, 4, 16), (np.geomspace(0.1, 1.0, 8), 1.2, 16, 4),
+             (np.array([0.2, 2.0, 5.0]), 0.02, 2, 8)]
+    for lam, eta, batch, new_batch in cases:
+        target = dynamics.nqm_floor(lam, eta, 1.0, batch)
+        lo, hi = 0.0, 2 / lam.max()                      # the floor rises from 0 to ∞ on (0, 2/λmax): bisect
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if dynamics.nqm_floor(lam, mid, 1.0, new_batch) < target else (lo, mid)
+        expected = (lo + hi) / 2
+        got = _number(matching_step_fn(jnp.asarray(lam), eta, batch, new_batch), "matching_step")
+        if np.isclose(got, expected, rtol=1e-6):
+            continue
+        where = f"(λ from {lam.min():g} to {lam.max():g}, η = {eta:g}, B = {batch} → {new_batch})"
+        if np.isclose(got, eta * new_batch / batch, rtol=1e-6):
+            beyond = " — here it is not even below 2/λmax" if got * lam.max() >= 2 else ""
+            raise AssertionError(f"{where}: that is the linear scaling rule η·B'/B{beyond}. It is exact only while "
+                                 "ηλ ≪ 2: each direction's floor has the factor 1/(2 − ηλ), which grows with η. "
+                                 "Solve floor(η', B') = floor(η, B) for η'.")
+        if np.isclose(got, eta * batch / new_batch, rtol=1e-6):
+            raise AssertionError(f"{where}: the scaling is upside down: a larger batch has less noise, so it can take "
+                                 "a larger step for the same floor.")
+        if np.isclose(got, eta * np.sqrt(new_batch / batch), rtol=1e-6):
+            raise AssertionError(f"{where}: square-root scaling does not keep this floor; solve "
+                                 "floor(η', B') = floor(η, B) for η'.")
+        if not 0 < got < 2 / lam.max():
+            raise AssertionError(f"{where}: η' = {got:.4g} is outside (0, 2/λmax = {2 / lam.max():.4g}), where SGD "
+                                 "has no floor (it diverges).")
+        floor_got = dynamics.nqm_floor(lam, got, 1.0, new_batch)
+        raise AssertionError(f"{where}: at your η' = {got:.6g} the floor is {floor_got:.6g} × σ², but it should equal "
+                             f"{target:.6g} × σ² (η' = {expected:.6g}).")
+    print("Correct! Your step keeps the SGD floor when the batch size changes, on 3 problems.")
+
+
 def _random_nonconvex(seed, d=5):
     """R(w) = ½wᵀAw + ¼Σw⁴ + bᵀw with A indefinite: a smooth function with saddles, and a point w."""
     rng = np.random.default_rng(seed)
@@ -475,32 +543,42 @@ def check_linear_layer_hessian(hessian_fn, n_problems=3):
     print(f"Correct! Your Kronecker-structured Hessian matches jax.hessian on {n_problems} random layers.")
 
 
-def check_hutchinson_trace(trace_fn, n_probes=4000):
-    """Check ``trace_fn(matvec, dim, key, n_probes)`` estimates tr(A) by Hutchinson's method with Rademacher probes:
-    the mean of zᵀAz over ``n_probes`` random ±1 vectors z drawn with ``key``."""
+def check_hutchinson_diagonal(diag_fn, n_probes=4000):
+    """Check ``diag_fn(matvec, dim, key, n_probes)`` estimates diag(A) by Hutchinson's method with Rademacher probes:
+    the mean of z ⊙ Az (elementwise) over ``n_probes`` random ±1 vectors z drawn with ``key``."""
     rng = np.random.default_rng(16000)
     D = jnp.asarray(rng.uniform(0.5, 3.0, size=20))
-    got = _number(trace_fn(lambda v: D * v, 20, jax.random.key(1), 3), "trace_fn")
-    if np.isclose(got, float(D.sum()) * 3, rtol=1e-9):
-        raise AssertionError("That is 3 × the trace with 3 probes: average zᵀAz over the probes, don't sum.")
-    if np.isclose(got, float(D.sum()) / 20, rtol=1e-9):
-        raise AssertionError("Don't normalise the probes: E[zᵀAz] = tr(A) for z with E[zzᵀ] = I.")
-    if not np.isclose(got, float(D.sum()), rtol=1e-9):
-        raise AssertionError(f"For a diagonal matrix Rademacher probes (±1 entries) give the trace exactly (zᵢ² = 1); "
-                             f"got {got:.6g} for trace {float(D.sum()):.6g}. Gaussian probes would only be close.")
+    got = np.asarray(diag_fn(lambda v: D * v, 20, jax.random.key(1), 3), dtype=float)
+    if got.shape != (20,):
+        raise AssertionError(f"Return one estimate per diagonal entry, a vector of shape (20,); got shape {got.shape}"
+                             + (" — that is a trace-like number: average z ⊙ Az, not zᵀAz." if got.size == 1 else "."))
+    if np.allclose(got, 3 * D, rtol=1e-9):
+        raise AssertionError("That is 3 × the diagonal with 3 probes: average z ⊙ Az over the probes, don't sum.")
+    if np.allclose(got, D ** 2, rtol=1e-9):
+        raise AssertionError("That is (Az)², the squared product: multiply Az by the probe itself, z ⊙ Az.")
+    if np.allclose(got, D / 20, rtol=1e-9):
+        raise AssertionError("Don't normalise the probes: E[z ⊙ Az] = diag(A) needs E[zzᵀ] = I.")
+    if not np.allclose(got, D, rtol=1e-9):
+        raise AssertionError("For a diagonal matrix, Rademacher probes (±1 entries) give the diagonal exactly "
+                             f"(zᵢ² = 1); max error {np.max(np.abs(got - D)):.3g}. Gaussian probes are only close.")
     Q, _ = np.linalg.qr(rng.normal(size=(30, 30)))
-    A = jnp.asarray((Q * rng.uniform(0.1, 2.0, 30)) @ Q.T)
-    est = [float(trace_fn(lambda v: A @ v, 30, jax.random.key(k), n_probes)) for k in (2, 3)]
-    sd = float(np.sqrt(2 * (np.sum(np.asarray(A) ** 2) - np.sum(np.diag(np.asarray(A)) ** 2)) / n_probes))
-    if est[0] == est[1]:
+    A = (Q * rng.uniform(0.1, 2.0, 30)) @ Q.T
+    diag = np.diag(A)
+    est = [np.asarray(diag_fn(lambda v: jnp.asarray(A) @ v, 30, jax.random.key(k), n_probes)) for k in (2, 3)]
+    if np.allclose(est[0], diag, rtol=1e-9, atol=1e-12):
+        raise AssertionError("That is the exact diagonal (from products with unit vectors?): estimate it from "
+                             "n_probes random ±1 probes, z ⊙ Az averaged.")
+    if np.array_equal(est[0], est[1]):
         raise AssertionError("Two different keys gave the same estimate: draw the probes with the key you are given.")
-    if float(trace_fn(lambda v: A @ v, 30, jax.random.key(2), n_probes)) != est[0]:
+    if not np.array_equal(np.asarray(diag_fn(lambda v: jnp.asarray(A) @ v, 30, jax.random.key(2), n_probes)), est[0]):
         raise AssertionError("The same key gave different estimates: draw every probe from the key, not from NumPy's "
                              "global random state.")
+    sd = np.sqrt((np.sum(A ** 2, 1) - diag ** 2) / n_probes)     # Var(zᵢ(Az)ᵢ) = Σ_{j≠i} Aᵢⱼ² per probe
     for e in est:
-        if abs(e - float(jnp.trace(A))) > 5 * sd:
-            raise AssertionError(f"Estimate {e:.4g} is more than 5 standard deviations ({sd:.3g}) from the trace "
-                                 f"{float(jnp.trace(A)):.4g}.")
+        worst = int(np.argmax(np.abs(e - diag) / sd))
+        if abs(e[worst] - diag[worst]) > 5 * sd[worst]:
+            raise AssertionError(f"Entry {worst}: estimate {e[worst]:.4g} is more than 5 standard deviations "
+                                 f"({sd[worst]:.3g}) from the diagonal entry {diag[worst]:.4g}.")
     print(f"Correct! Exact on a diagonal matrix, and within the expected noise on a dense one ({n_probes} probes).")
 
 

@@ -10,6 +10,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ._validate import (NotPositiveDefiniteError, not_positive_definite, require_finite, require_float64,
@@ -17,7 +18,8 @@ from ._validate import (NotPositiveDefiniteError, not_positive_definite, require
 
 __all__ = [
     "hvp", "hessian_matrix", "gnvp", "gauss_newton_matrix", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
-    "lanczos_tridiagonal", "lanczos_eigenpairs", "ritz_values", "eigh_solve", "cg_solve", "check_cg_problem", "lissa",
+    "lanczos_tridiagonal", "lanczos_eigenpairs", "ritz_values", "hutchinson_trace", "slq_tridiagonal",
+    "gauss_quadrature", "slq_density", "spectral_density", "eigh_solve", "cg_solve", "check_cg_problem", "lissa",
     "NotPositiveDefiniteError",
 ]
 
@@ -180,6 +182,111 @@ def lanczos(matvec, like, *, iters=60, key=None):
     """Ritz values (ascending) after ``iters`` Lanczos steps: the extreme ones converge to the extreme
     eigenvalues of A (top and bottom) long before iters reaches p."""
     return ritz_values(*lanczos_tridiagonal(matvec, like, iters=iters, key=key))
+
+
+# --- traces and spectral densities from products: Hutchinson and stochastic Lanczos quadrature ----------------
+
+
+def _check_randomised(where, matvec, like, key, **counts):
+    """The checks shared by the randomised estimators, before anything is computed: float64 (and finite, when
+    concrete) ``like``, a matvec that maps it to something shaped like it (by ``jax.eval_shape``, no product
+    computed), counts that are whole numbers ≥ 1, and a typed key."""
+    require_x64(where)
+    require_float64(like, "like", where)
+    if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(like)):
+        require_finite(like, "like", where)
+    for name, value in counts.items():
+        require_positive(value, name, where, integer=True)
+    if key is not None and not (isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError(f"{where}: key must be a typed JAX key, e.g. key=jax.random.key(0); got {type(key).__name__}"
+                        f"{' (a raw uint32 PRNGKey: use jax.random.key)' if hasattr(key, 'dtype') else ''}.")
+    out = jax.eval_shape(matvec, like)
+    shapes = lambda tree: [tuple(leaf.shape) for leaf in jax.tree_util.tree_leaves(tree)]
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(like) or shapes(out) != shapes(like):
+        raise ValueError(f"{where}: matvec(v) must be shaped like `like` (a square operator); it maps leaves of shapes "
+                         f"{shapes(like)} to {shapes(out)}.")
+
+
+def _rademacher(key, count, flat):
+    """``count`` random ±1 vectors shaped like ``flat`` (the default key is fixed, so results are reproducible)."""
+    return jax.random.rademacher(jax.random.key(0) if key is None else key, (count, flat.size), flat.dtype)
+
+
+def hutchinson_trace(matvec, like, *, probes=100, key=None, samples=False, batch_size=64):
+    """Hutchinson's estimate of tr(A) for a symmetric operator A: the mean of zᵀAz over ``probes`` Rademacher
+    vectors z (entries ±1, drawn with ``key``), one product each.
+
+    Unbiased, since E[zzᵀ] = I; for ±1 entries one probe has variance Var(zᵀAz) = 2(‖A‖_F² − Σᵢ Aᵢᵢ²), so the
+    error shrinks as 1/√probes, and a diagonal A gives its trace exactly. ``like`` is a pytree shaped like the
+    operator's input. With ``samples=True`` it returns the ``probes`` values zᵀAz instead of their mean (their
+    running mean is the estimate for every smaller number of probes). Products run ``batch_size`` at a time.
+    """
+    _check_randomised("hutchinson_trace", matvec, like, key, probes=probes, batch_size=batch_size)
+    flat, unravel = ravel_pytree(like)
+    A = _flat_operator(matvec, unravel)
+    quad = jax.lax.map(lambda z: z @ A(z), _rademacher(key, probes, flat), batch_size=min(batch_size, probes))
+    return quad if samples else jnp.mean(quad)
+
+
+def slq_tridiagonal(matvec, like, *, iters=30, starts=10, key=None):
+    """``iters`` Lanczos steps (``lanczos_tridiagonal``'s, with full reorthogonalisation) from each of ``starts``
+    Rademacher vectors drawn with ``key`` (the probes ``hutchinson_trace`` draws with the same key): the diagonals
+    α (starts, iters) and off-diagonals β (starts, iters − 1). The leading k-step blocks are what k steps give.
+    Memory: one iters × p basis per start, the starts run side by side (``jax.vmap``)."""
+    _check_randomised("slq_tridiagonal", matvec, like, key, iters=iters, starts=starts)
+    flat, unravel = ravel_pytree(like)
+    A = _flat_operator(matvec, unravel)
+    return jax.vmap(lambda z: _lanczos_flat(A, z, min(iters, flat.size)))(_rademacher(key, starts, flat))
+
+
+def gauss_quadrature(alpha, beta):
+    """The Gauss quadrature rule of Lanczos tridiagonals T (diagonal ``alpha`` (..., m), off-diagonal ``beta``
+    (..., m − 1)): nodes θ_k, the eigenvalues of T (Ritz values, ascending), and weights τ_k, the squared first
+    components of T's eigenvectors (≥ 0, summing to 1 over k).
+
+    For Lanczos run on A from v, Σ_k τ_k f(θ_k) approximates vᵀf(A)v / ‖v‖², exactly when f is a polynomial of
+    degree below 2m; when m reaches p, the nodes are A's eigenvalues and the rule is exact for every f.
+    """
+    alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
+    if alpha.ndim == 0 or beta.shape != alpha.shape[:-1] + (alpha.shape[-1] - 1,):
+        raise ValueError(f"gauss_quadrature: alpha (..., m) and beta (..., m − 1) from Lanczos; got shapes "
+                         f"{alpha.shape} and {beta.shape}.")
+    return _gauss_quadrature(alpha, beta)
+
+
+@jax.jit
+def _gauss_quadrature(alpha, beta):
+    m = alpha.shape[-1]
+    upper = jnp.concatenate([beta, jnp.zeros_like(alpha[..., :1])], -1)[..., :, None] * jnp.eye(m, k=1)
+    nodes, vectors = jnp.linalg.eigh(alpha[..., :, None] * jnp.eye(m) + upper + jnp.swapaxes(upper, -1, -2))
+    return nodes, vectors[..., 0, :] ** 2
+
+
+def slq_density(matvec, like, *, iters=30, starts=10, key=None):
+    """Stochastic Lanczos quadrature (SLQ): the eigenvalue distribution of a symmetric p × p operator A as nodes and
+    weights, each of shape (starts, iters): ``gauss_quadrature`` of ``slq_tridiagonal``.
+
+    Each start's rule has weights summing to 1; averaged over the starts they estimate the spectral measure
+    (1/p) Σᵢ δ(t − λᵢ): tr f(A) ≈ p · mean over starts of Σ_k τ_k f(θ_k) (for f(λ) = λ this is exactly
+    ``hutchinson_trace`` with the same key and ``probes=starts``), and ``spectral_density`` smooths it into a density.
+    The m steps set the resolution (the extreme eigenvalues converge first); the starts, the sampling noise.
+    """
+    return gauss_quadrature(*slq_tridiagonal(matvec, like, iters=iters, starts=starts, key=key))
+
+
+def spectral_density(nodes, weights, grid, *, sigma):
+    """Σ wᵢ N(t; θᵢ, σ²) / Σ wᵢ at every t in ``grid`` (a NumPy array): a Gaussian-smoothed density of the nodes θ
+    (any shape; e.g. ``slq_density``'s, averaged over its starts, or exact eigenvalues with equal weights).
+    Integrates to 1. Computed in NumPy: a plot's post-processing, with no compilation for each new shape."""
+    nodes, weights = np.ravel(np.asarray(nodes, np.float64)), np.ravel(np.asarray(weights, np.float64))
+    if nodes.shape != weights.shape:
+        raise ValueError(f"spectral_density: nodes and weights must have the same size; got {nodes.size} and "
+                         f"{weights.size}.")
+    require_positive(sigma, "sigma", "spectral_density")
+    if not (np.all(weights >= 0) and weights.sum() > 0):
+        raise ValueError("spectral_density: weights must be ≥ 0 with a positive sum (quadrature weights).")
+    z = (np.asarray(grid, np.float64)[..., None] - nodes) / sigma
+    return np.exp(-0.5 * z ** 2) @ weights / (weights.sum() * sigma * np.sqrt(2 * np.pi))
 
 
 # --- solving (A + damping·I) x = b ---------------------------------------------------------------------------

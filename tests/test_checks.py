@@ -255,6 +255,75 @@ def test_check_gd_limit_rejects(how, hint):
         checks.check_gd_limit(lambda X, y, w0: limit(X, y, w0, how))
 
 
+def best_beta(eta, mu, L):
+    return (1 - np.sqrt(eta * mu)) ** 2
+
+
+def test_check_best_momentum(capsys):
+    checks.check_best_momentum(best_beta)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_best_momentum_is_the_brute_force_minimiser():
+    """The reference answer minimises the worst rate over [μ, L] among a fine grid of β (by brute force)."""
+    from course_utils import dynamics
+
+    mu, L, eta = 0.2, 10.0, 0.05
+    lam = jnp.geomspace(mu, L, 400)
+    betas = np.linspace(0.0, 0.99, 1981)
+    worst = np.array([float(dynamics.momentum_rate(eta * lam, b).max()) for b in betas])
+    assert abs(betas[np.argmin(worst)] - best_beta(eta, mu, L)) < 1e-3
+    assert worst.min() >= float(dynamics.momentum_rate(eta * lam, best_beta(eta, mu, L)).max()) - 1e-9
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda eta, mu, L: ((np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1)) ** 2, "best step"),
+    (lambda eta, mu, L: (np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1), "Nesterov"),
+    (lambda eta, mu, L: 1 - np.sqrt(eta * mu), "rate the best β reaches"),
+    (lambda eta, mu, L: 1 - eta * mu, "gradient descent"),
+    (lambda eta, mu, L: 1.2, "outside"),
+    (lambda eta, mu, L: 0.5 * best_beta(eta, mu, L), "worst rate"),
+    (lambda eta, mu, L: None, "one number"),
+])
+def test_check_best_momentum_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_best_momentum(wrong)
+
+
+def matching_step(lam, eta, batch, new_batch):
+    from course_utils import dynamics
+
+    target, lo, hi = dynamics.nqm_floor(np.asarray(lam), eta, 1.0, batch), 0.0, 2 / float(np.max(lam))
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if dynamics.nqm_floor(np.asarray(lam), mid, 1.0, new_batch) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_check_matching_step(capsys):
+    checks.check_matching_step(matching_step)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_matching_step_equals_linear_scaling_for_tiny_steps():
+    """As η → 0 the floor is ησ² tr H/(4B): then η' = η·B'/B exactly (an independent answer for the reference)."""
+    lam = np.array([0.2, 1.0, 3.0])
+    np.testing.assert_allclose(matching_step(lam, 1e-7, 2, 8), 4e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda lam, eta, B, B2: eta * B2 / B, "linear scaling rule"),
+    (lambda lam, eta, B, B2: eta * B / B2, "upside down"),
+    (lambda lam, eta, B, B2: eta * np.sqrt(B2 / B), "square-root"),
+    (lambda lam, eta, B, B2: 2.5 / float(np.max(lam)), "outside"),
+    (lambda lam, eta, B, B2: 1.01 * matching_step(lam, eta, B, B2), "should equal"),
+    (lambda lam, eta, B, B2: None, "one number"),
+])
+def test_check_matching_step_rejects(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_matching_step(wrong)
+
+
 def saddle_free(R, w, how="right"):
     g, H = jax.grad(R)(w), jax.hessian(R)(w)
     lam, V = jnp.linalg.eigh(H)
@@ -300,32 +369,41 @@ def test_check_linear_layer_hessian_rejects(how, hint):
         checks.check_linear_layer_hessian(lambda X, H, l2: layer_hessian(X, H, l2, how))
 
 
-def hutchinson(matvec, dim, key, n_probes, probes="rademacher", reduce="mean", normalise=False):
+def hutchinson_diag(matvec, dim, key, n_probes, probes="rademacher", how="right"):
     if probes == "rademacher":
         Z = jax.random.rademacher(key, (n_probes, dim), dtype=jnp.float64)
     else:
         Z = jax.random.normal(key, (n_probes, dim))
-    if normalise:
+    if how == "normalise":
         Z = Z / jnp.linalg.norm(Z, axis=1, keepdims=True)
-    quad = jax.vmap(lambda z: z @ matvec(z))(Z)
-    return quad.mean() if reduce == "mean" else quad.sum()
+    prod = jax.vmap(lambda z: {"squared": matvec(z) ** 2, "trace": z @ matvec(z)}.get(how, z * matvec(z)))(Z)
+    return prod.sum(0) if how == "sum" else prod.mean(0)
 
 
-def test_check_hutchinson_trace(capsys):
-    checks.check_hutchinson_trace(hutchinson)
+def test_check_hutchinson_diagonal(capsys):
+    checks.check_hutchinson_diagonal(hutchinson_diag)
+    # dividing by the mean of z ⊙ z (a normalisation some papers use) changes nothing for ±1 entries
+    checks.check_hutchinson_diagonal(lambda m, d, k, p: hutchinson_diag(m, d, k, p) / jnp.mean(
+        jax.random.rademacher(k, (p, d), dtype=jnp.float64) ** 2, 0))
     assert "Correct" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda m, d, k, p: hutchinson(m, d, k, p, probes="normal"), "Rademacher"),
-    (lambda m, d, k, p: hutchinson(m, d, k, p, reduce="sum"), "average"),
-    (lambda m, d, k, p: hutchinson(m, d, k, p, normalise=True), "normalise"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(0), p), "different keys"),
-    (lambda m, d, k, p: hutchinson(m, d, jax.random.key(np.random.randint(1 << 30)), p), "same key"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, probes="normal"), "Rademacher"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="sum"), "don't sum"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="squared"), "squared product"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="trace"), "not zᵀAz"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p, how="normalise"), "normalise"),
+    (lambda m, d, k, p: jnp.diag(jax.vmap(m)(jnp.eye(d))), "exact diagonal"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, jax.random.key(0), p), "different keys"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, jax.random.key(np.random.randint(1 << 30)), p), "same key"),
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, min(p, 10)), "standard deviations"),   # n_probes ignored
+    (lambda m, d, k, p: hutchinson_diag(m, d, k, p) + 0.05, "exactly"),
+    (lambda m, d, k, p: None, "shape"),
 ])
-def test_check_hutchinson_trace_rejects(wrong, hint):
+def test_check_hutchinson_diagonal_rejects(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        checks.check_hutchinson_trace(wrong)
+        checks.check_hutchinson_diagonal(wrong)
 
 
 def newton_loo(theta, X, Y, i, l2, how="right"):

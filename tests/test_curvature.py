@@ -282,3 +282,126 @@ def test_lanczos_restarts_when_the_krylov_space_closes_instead_of_inventing_zero
         assert np.all(ritz >= diag.min() - 1e-12)
         assert np.isclose(ritz[0], diag.min()) and np.isclose(ritz[-1], diag.max())
     assert float(C.smallest_eigenvalue(lambda v: 0.01 * v, jnp.zeros(785), iters=60)) > 0.0099   # H = λI
+
+
+# --- Hutchinson's trace and stochastic Lanczos quadrature ----------------------------------------------------
+
+
+def symmetric_with_spectrum(rng, eig):
+    Q, _ = np.linalg.qr(rng.standard_normal((len(eig), len(eig))))
+    return Q, (Q * eig) @ Q.T
+
+
+def test_hutchinson_is_unbiased_over_all_sign_vectors_with_the_stated_variance():
+    """Exact ground truth: over all 2ⁿ vectors of ±1 entries, zᵀAz has mean tr(A) and variance 2(‖A‖_F² − Σ Aᵢᵢ²);
+    the library's probes are such vectors, drawn uniformly."""
+    import itertools
+
+    rng = np.random.default_rng(20)
+    n = 8
+    B = rng.standard_normal((n, n))
+    A = (B + B.T) / 2
+    Z = np.array(list(itertools.product([-1.0, 1.0], repeat=n)))
+    quad = np.einsum("ki,ij,kj->k", Z, A, Z)
+    np.testing.assert_allclose(quad.mean(), np.trace(A), rtol=1e-13)
+    np.testing.assert_allclose(quad.var(), 2 * (np.sum(A ** 2) - np.sum(np.diag(A) ** 2)), rtol=1e-12)
+    samples = np.asarray(C.hutchinson_trace(lambda v: A @ v, jnp.zeros(n), probes=4000, key=jax.random.key(3),
+                                            samples=True))
+    nearest = np.argmin(np.abs(samples[:, None] - quad[None]), 1)
+    assert np.all(np.abs(samples - quad[nearest]) < 1e-12)                  # each one is zᵀAz for a ±1 vector z
+    assert len(np.unique(np.round(samples, 9))) == len(np.unique(np.round(quad, 9)))   # and all of them occur
+    assert abs(samples.mean() - np.trace(A)) < 5 * np.sqrt(quad.var() / samples.size)
+    mean = C.hutchinson_trace(lambda v: A @ v, jnp.zeros(n), probes=4000, key=jax.random.key(3), batch_size=7)
+    np.testing.assert_allclose(mean, samples.mean(), rtol=1e-12)           # batching changes nothing
+
+
+def test_hutchinson_is_exact_for_a_diagonal_operator_on_pytrees():
+    params = {"a": jnp.arange(3.0), "b": jnp.ones(2)}
+    D = {"a": jnp.array([1.0, 2.0, 3.0]), "b": jnp.array([4.0, 5.0])}
+    matvec = lambda v: jax.tree_util.tree_map(lambda x, d: x * d, v, D)
+    assert float(C.hutchinson_trace(matvec, params, probes=1, key=jax.random.key(1))) == pytest.approx(15.0, rel=1e-14)
+
+
+def test_slq_with_as_many_steps_as_dimensions_is_exact():
+    """m = p: the nodes are the eigenvalues and p·Σ τ f(θ) = zᵀf(A)z for every f (Hutchinson on f(A), same key)."""
+    p, starts = 12, 5
+    eig = np.sort(np.random.default_rng(21).uniform(-1.0, 3.0, p))
+    Q, A = symmetric_with_spectrum(np.random.default_rng(22), eig)
+    nodes, weights = C.slq_density(lambda v: A @ v, jnp.zeros(p), iters=p, starts=starts, key=jax.random.key(4))
+    assert nodes.shape == weights.shape == (starts, p)
+    np.testing.assert_allclose(nodes, np.broadcast_to(eig, (starts, p)), atol=1e-10)
+    assert np.all(weights >= 0)
+    np.testing.assert_allclose(weights.sum(1), 1.0, rtol=1e-12)
+    for f in (np.exp, np.abs, lambda x: np.sin(3 * x)):
+        fA = (Q * f(eig)) @ Q.T
+        slq = p * np.mean(np.sum(weights * f(np.asarray(nodes)), 1))
+        hutch = C.hutchinson_trace(lambda v: fA @ v, jnp.zeros(p), probes=starts, key=jax.random.key(4))
+        np.testing.assert_allclose(slq, hutch, rtol=1e-9)
+
+
+def test_slq_is_exact_for_polynomials_of_degree_below_2m_only():
+    p, m, starts = 40, 4, 3
+    B = np.random.default_rng(23).standard_normal((p, p))
+    A = (B + B.T) / (2 * np.sqrt(p))
+    nodes, weights = map(np.asarray, C.slq_density(lambda v: A @ v, jnp.zeros(p), iters=m, starts=starts,
+                                                   key=jax.random.key(5)))
+    slq = lambda k: p * np.mean(np.sum(weights * nodes ** k, 1))
+    hutch = lambda k: float(C.hutchinson_trace(lambda v: np.linalg.matrix_power(A, k) @ v, jnp.zeros(p),
+                                               probes=starts, key=jax.random.key(5)))
+    for k in range(2 * m):
+        np.testing.assert_allclose(slq(k), hutch(k), rtol=1e-8)
+    assert abs(slq(2 * m) - hutch(2 * m)) > 1e-6 * abs(hutch(2 * m))         # degree 2m: no longer exact
+
+
+@pytest.mark.slow
+def test_slq_leading_blocks_and_a_krylov_space_that_closes():
+    rng = np.random.default_rng(24)
+    A = jnp.asarray(spd_matrix(rng, 30, 100.0))
+    a20, b20 = C.slq_tridiagonal(lambda v: A @ v, jnp.zeros(30), iters=20, starts=3, key=jax.random.key(6))
+    a8, b8 = C.slq_tridiagonal(lambda v: A @ v, jnp.zeros(30), iters=8, starts=3, key=jax.random.key(6))
+    np.testing.assert_allclose(a20[:, :8], a8, rtol=1e-12)
+    np.testing.assert_allclose(b20[:, :7], b8, rtol=1e-12)
+    # two distinct eigenvalues: the Krylov space closes after 2 steps; the restarted steps get zero weight, and a ±1
+    # start puts exactly half its weight on each eigenvalue
+    diag = jnp.asarray(np.r_[np.full(15, 0.5), np.full(15, 2.0)])
+    nodes, weights = C.slq_density(lambda v: diag * v, jnp.zeros(30), iters=6, starts=4, key=jax.random.key(7))
+    assert np.all((np.abs(nodes - 0.5) < 1e-10) | (np.abs(nodes - 2.0) < 1e-10))
+    np.testing.assert_allclose(np.sum(np.where(nodes < 1, weights, 0), 1), 0.5, rtol=1e-12)
+    np.testing.assert_allclose(np.sum(weights, 1), 1.0, rtol=1e-12)
+
+
+def test_spectral_density_integrates_to_one():
+    grid = np.linspace(-5.0, 6.0, 4401)                                     # step 0.0025: 0 and 1 on the grid
+    d = np.asarray(C.spectral_density(np.array([0.0, 1.0]), np.array([0.25, 0.75]), grid, sigma=0.1))
+    np.testing.assert_allclose(np.sum(d) * (grid[1] - grid[0]), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(d.max(), 0.75 / (0.1 * np.sqrt(2 * np.pi)), rtol=1e-6)
+    np.testing.assert_allclose(grid[np.argmax(d)], 1.0, atol=grid[1] - grid[0])
+    # unnormalised weights (e.g. each SLQ start's rule summing to 1) are normalised
+    np.testing.assert_allclose(C.spectral_density(np.array([0.0, 1.0]), np.array([1.0, 3.0]), grid, sigma=0.1), d,
+                               rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda A: C.hutchinson_trace(A, jnp.zeros(4), probes=0), ValueError, "probes must be a whole number > 0"),
+    (lambda A: C.hutchinson_trace(A, jnp.zeros(4), probes=2.5), ValueError, "probes must be a whole number > 0"),
+    (lambda A: C.slq_tridiagonal(A, jnp.zeros(4), iters=0), ValueError, "iters must be a whole number > 0"),
+    (lambda A: C.slq_density(A, jnp.zeros(4), starts=-1), ValueError, "starts must be a whole number > 0"),
+    (lambda A: C.hutchinson_trace(A, jnp.zeros(4, jnp.float32)), TypeError, "float64"),
+    (lambda A: C.slq_density(A, jnp.zeros(4).at[1].set(jnp.nan)), ValueError, "NaN"),
+    (lambda A: C.hutchinson_trace(A, jnp.zeros(4), key=jax.random.key_data(jax.random.key(0))), TypeError,
+     "typed JAX key"),
+    (lambda A: C.hutchinson_trace(lambda v: v[:3], jnp.zeros(4)), ValueError, "shaped like"),
+    (lambda A: C.gauss_quadrature(jnp.ones(4), jnp.ones(4)), ValueError, r"alpha \(\.\.\., m\) and beta"),
+    (lambda A: C.spectral_density(jnp.ones(3), jnp.ones(2), jnp.zeros(5), sigma=0.1), ValueError, "same size"),
+    (lambda A: C.spectral_density(jnp.ones(3), jnp.ones(3), jnp.zeros(5), sigma=0.0), ValueError, "sigma"),
+    (lambda A: C.spectral_density(jnp.ones(2), jnp.array([1.0, -1.0]), jnp.zeros(5), sigma=0.1), ValueError, "≥ 0"),
+])
+def test_randomised_estimators_refuse_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call(lambda v: 2.0 * v)
+
+
+def test_randomised_estimators_refuse_float32_jax(float32_jax):
+    with float32_jax():
+        with pytest.raises(TypeError, match="jax_enable_x64"):
+            C.hutchinson_trace(lambda v: v, jnp.zeros(3))
