@@ -69,6 +69,7 @@ slides-check: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_influence_cnn.py
+	$(PY) benchmarks/bench_estimators.py
 	$(PY) benchmarks/bench_first_second_call.py
 
 clean:

@@ -18,8 +18,9 @@ from ._validate import (NotPositiveDefiniteError, not_positive_definite, require
 
 __all__ = [
     "hvp", "hessian_matrix", "gnvp", "gauss_newton_matrix", "top_eigenvalue", "smallest_eigenvalue", "lanczos",
-    "lanczos_tridiagonal", "ritz_values", "hutchinson_trace", "slq_tridiagonal", "gauss_quadrature", "slq_density",
-    "spectral_density", "eigh_solve", "cg_solve", "check_cg_problem", "lissa", "NotPositiveDefiniteError",
+    "lanczos_tridiagonal", "lanczos_eigenpairs", "ritz_values", "hutchinson_trace", "slq_tridiagonal",
+    "gauss_quadrature", "slq_density", "spectral_density", "eigh_solve", "cg_solve", "check_cg_problem", "lissa",
+    "NotPositiveDefiniteError",
 ]
 
 
@@ -130,10 +131,17 @@ def lanczos_tridiagonal(matvec, like, *, iters=60, key=None):
 
 
 def _lanczos_flat(A, v0, iters):
-    """Lanczos with full reorthogonalisation. When the Krylov space closes (the new vector vanishes: an invariant
-    subspace was found, e.g. at once for a multiple of the identity), it restarts from a fresh random vector
-    orthogonal to the basis, with β = 0 there: T is then block diagonal and every Ritz value is still an eigenvalue
-    estimate of A (without the restart, the empty steps would add spurious zero Ritz values)."""
+    """α, β of ``_lanczos_basis`` (the basis itself dropped)."""
+    _, alpha, beta = _lanczos_basis(A, v0, iters)
+    return alpha, beta
+
+
+def _lanczos_basis(A, v0, iters):
+    """(V, α, β): Lanczos with full reorthogonalisation, V the (iters, p) orthonormal basis. When the Krylov space
+    closes (the new vector vanishes: an invariant subspace was found, e.g. at once for a multiple of the identity), it
+    restarts from a fresh random vector orthogonal to the basis, with β = 0 there: T is then block diagonal and every
+    Ritz value is still an eigenvalue estimate of A (without the restart, the empty steps would add spurious zero Ritz
+    values)."""
     V = jnp.zeros((iters + 1, v0.size), v0.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
     orthogonalise = lambda V, w: (lambda w: w - V.T @ (V @ w))(w - V.T @ (V @ w))   # twice, for stability
 
@@ -149,13 +157,25 @@ def _lanczos_flat(A, v0, iters):
         return V.at[j + 1].set(nxt), alpha, beta.at[j].set(jnp.where(closed, 0.0, norm))
 
     zeros = jnp.zeros(iters, v0.dtype)
-    _, alpha, beta = jax.lax.fori_loop(0, iters, step, (V, zeros, zeros))
-    return alpha, beta[:-1]
+    V, alpha, beta = jax.lax.fori_loop(0, iters, step, (V, zeros, zeros))
+    return V[:iters], alpha, beta[:-1]
 
 
 def ritz_values(alpha, beta):
     """Eigenvalues (ascending) of the tridiagonal matrix with diagonal α and off-diagonal β."""
     return jnp.linalg.eigvalsh(jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1))
+
+
+def lanczos_eigenpairs(matvec, like, *, iters=60, key=None):
+    """(Ritz values ascending, Ritz vectors as the rows of an (iters, p) array) after ``iters`` Lanczos steps with
+    full reorthogonalisation on a symmetric operator; vectors are flat, in ``ravel_pytree`` order of ``like``.
+
+    The extreme pairs converge first; with iters = p they are the exact eigenpairs (to rounding). Memory iters × p.
+    Traceable (wrap it in ``jax.jit``)."""
+    flat, unravel = ravel_pytree(like)
+    V, alpha, beta = _lanczos_basis(_flat_operator(matvec, unravel), _start(key, flat), min(iters, flat.size))
+    theta, S = jnp.linalg.eigh(jnp.diag(alpha) + jnp.diag(beta, 1) + jnp.diag(beta, -1))
+    return theta, S.T @ V
 
 
 def lanczos(matvec, like, *, iters=60, key=None):

@@ -46,7 +46,7 @@ from ._validate import (not_positive_definite, require_finite, require_float64, 
 
 __all__ = [
     "Exact", "CG", "LiSSA", "influence_up_loss", "influence_up_params", "influence_pert_loss", "self_influence",
-    "inverse_hvp", "factorize", "Factorization", "leave_one_out", "per_example_grads", "flat_grads",
+    "inverse_hvp", "factorize", "Factorization", "retrain", "leave_one_out", "per_example_grads", "flat_grads",
     "minibatch_hvp", "hessian",
 ]
 
@@ -451,20 +451,63 @@ def self_influence(loss_fn, params, train, *, l2=0.0, damping=0.0, solver=Exact(
 # --- leave-one-out retraining -----------------------------------------------------------------------------------
 
 
+def retrain(loss_fn, params, train, weights, *, l2=0.0, method="newton", factor=None, damping=0.0,
+            models_per_batch=1, tol=None, max_steps=None, check=True):
+    """Retrain with per-example weights, warm-started from ``params``, every weight vector in one compiled call.
+
+    Each row w of ``weights`` (shape (M, n), or one vector (n,)) gives a model minimising
+    (1/n)·Σᵢ wᵢ L(zᵢ, θ) + (l2/2)‖θ‖² (n = the full training-set size; wᵢ = 0 drops zᵢ, 2 counts it twice), by
+    ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
+    ``factor=True`` (with "lbfgs", for networks small enough to form H): factor H(θ̂) + damping·I once and run every
+    retrain's L-BFGS in the coordinates where that matrix is the identity — or pass that lower Cholesky factor (or a
+    ``Factorization``) yourself if you already have it. The closer w is to all ones, the closer each retrain's
+    Hessian is to H(θ̂) and the fewer steps it needs. All retrains run inside one compiled ``jax.lax.map``, vmapped in
+    groups of ``models_per_batch`` (default 1: on a CPU whole-group vmap is slower, since vmapped while-loops advance
+    in lock-step and a vmapped line search runs every branch for every model; on a GPU raise it).
+    ``tol``/``max_steps`` default to the trainer's. Returns (params stacked with a leading axis M — or unstacked for
+    one weight vector —, final gradient norms).
+    """
+    _begin("retrain", check, params, train)
+    X, _ = train
+    if method not in ("newton", "lbfgs"):
+        raise ValueError(f"retrain: method must be 'newton' or 'lbfgs', not {method!r}.")
+    single = np.ndim(weights) == 1
+    weights = jnp.atleast_2d(jnp.asarray(weights, dtype=jnp.result_type(float)))
+    if check:
+        _check_model("retrain", params, train, l2, damping)
+        require_positive(models_per_batch, "models_per_batch", "retrain", integer=True)
+        require_finite(weights, "weights", "retrain")
+        if weights.ndim != 2 or weights.shape[1] != X.shape[0] or weights.shape[0] == 0:
+            raise ValueError(f"retrain: weights must have shape (n,) or (M, n) with n = {X.shape[0]} training points "
+                             f"and M ≥ 1; got {tuple(np.shape(weights))}.")
+    L = None
+    if factor is not None and factor is not False:
+        if method != "lbfgs":
+            raise ValueError("retrain: factor= works with method='lbfgs' (Newton needs no preconditioner).")
+        if factor is True:
+            L = factorize(loss_fn, params, train, l2=l2, damping=damping, check=check).factor
+        else:  # a factor the caller already has (forming H is the expensive part)
+            L = factor.factor if isinstance(factor, Factorization) else jnp.asarray(factor)
+            p = ravel_pytree(params)[0].size
+            if L.shape != (p, p):
+                raise ValueError(f"retrain: factor must be True, a Factorization, or a ({p}, {p}) lower Cholesky "
+                                 f"factor of H + damping·I; got shape {L.shape}.")
+    options = tuple((k, v) for k, v in (("tol", tol), ("max_steps", max_steps)) if v is not None)
+    fits = _retrain_all(loss_fn, params, train, weights, l2, L, method, models_per_batch, options)
+    if single:
+        return jax.tree_util.tree_map(lambda a: a[0], fits.params), fits.grad_norm[0]
+    return fits.params, fits.grad_norm
+
+
 def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", factor=None, damping=0.0,
                   models_per_batch=1, tol=None, max_steps=None, check=True):
     """Retrain without each listed training point, warm-started from ``params``, in one compiled call.
 
-    Each retrain minimises (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size) with
-    ``training.train_newton`` (method="newton", convex models) or ``training.train_lbfgs`` ("lbfgs").
-    ``factor=True`` (with "lbfgs", for networks small enough to form H): factor H(θ̂) + damping·I once and run every
-    retrain's L-BFGS in the coordinates where that matrix is the identity — or pass that lower Cholesky factor (or a
-    ``Factorization``) yourself if you already have it. Removing one of n points changes the Hessian by O(1/n), so
-    each retrain then needs ~10 steps instead of thousands. All retrains run inside one compiled ``jax.lax.map``,
-    vmapped in groups of ``models_per_batch`` (default 1: on a CPU whole-group vmap is slower, since vmapped
-    while-loops advance in lock-step and a vmapped line search runs every branch for every model; on a GPU raise it).
-    ``tol``/``max_steps`` default to the trainer's. Returns (params stacked with leading axis len(indices), final
-    gradient norms).
+    ``retrain`` with one weight vector per index (all ones but a 0 at that point), so each retrain minimises
+    (1/n)·Σ_{j≠i} L(z_j, θ) + (l2/2)‖θ‖² (n = the full training-set size). Removing one of n points changes the
+    Hessian by O(1/n), so with ``factor=True`` (method="lbfgs") each retrain needs ~10 steps instead of thousands;
+    the other options are ``retrain``'s. Returns (params stacked with leading axis len(indices), final gradient
+    norms).
     """
     _begin("leave_one_out", check, params, train)
     X, _ = train
@@ -476,21 +519,11 @@ def leave_one_out(loss_fn, params, train, indices, *, l2=0.0, method="newton", f
         require_positive(models_per_batch, "models_per_batch", "leave_one_out", integer=True)
     indices = jnp.asarray(indices)
     weights = jnp.ones((indices.shape[0], X.shape[0])).at[jnp.arange(indices.shape[0]), indices].set(0.0)
-    L = None
-    if factor is not None and factor is not False:
-        if method != "lbfgs":
-            raise ValueError("leave_one_out: factor= works with method='lbfgs' (Newton needs no preconditioner).")
-        if factor is True:
-            L = factorize(loss_fn, params, train, l2=l2, damping=damping, check=check).factor
-        else:  # a factor the caller already has (forming H is the expensive part)
-            L = factor.factor if isinstance(factor, Factorization) else jnp.asarray(factor)
-            p = ravel_pytree(params)[0].size
-            if L.shape != (p, p):
-                raise ValueError(f"leave_one_out: factor must be True, a Factorization, or a ({p}, {p}) lower Cholesky "
-                                 f"factor of H + damping·I; got shape {L.shape}.")
-    options = tuple((k, v) for k, v in (("tol", tol), ("max_steps", max_steps)) if v is not None)
-    fits = _retrain_all(loss_fn, params, train, weights, l2, L, method, models_per_batch, options)
-    return fits.params, fits.grad_norm
+    try:
+        return retrain(loss_fn, params, train, weights, l2=l2, method=method, factor=factor, damping=damping,
+                       models_per_batch=models_per_batch, tol=tol, max_steps=max_steps, check=check)
+    except ValueError as err:
+        raise type(err)(str(err).replace("retrain:", "leave_one_out:", 1)) from None
 
 
 @functools.partial(jax.jit, static_argnames=("loss_fn", "method", "models_per_batch", "options"))
