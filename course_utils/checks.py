@@ -32,6 +32,8 @@ __all__ = [
     "check_hutchinson_diagonal",
     "check_newton_loo",
     "check_label_margin",
+    "check_diag_fisher_influence",
+    "check_kron_solve",
 ]
 
 
@@ -723,3 +725,64 @@ def check_label_margin(margin_fn, n_problems=3):
             raise AssertionError("Use the logits, not the softmax probabilities.")
         raise AssertionError(f"Differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
     print(f"Correct! Your label margin matches on {n_problems} random batches of logits.")
+
+
+def check_diag_fisher_influence(influence_fn, n_problems=3):
+    """Check ``influence_fn(G_train, G_test, shift)``: I_up,loss with H replaced by the diagonal empirical Fisher,
+    −G_test diag(d + shift)⁻¹ G_trainᵀ with dⱼ = (1/n) Σᵢ G_train[i, j]², shape (m, n)."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(19000 + seed)
+        n, m, p, shift = 9, 2, 6, 0.3
+        G, Gt = rng.normal(size=(n, p)) * rng.uniform(0.1, 3, size=p), rng.normal(size=(m, p))
+        d = np.mean(G ** 2, axis=0)
+        expected = -Gt @ (G / (d + shift)).T
+        got = np.asarray(influence_fn(jnp.asarray(G), jnp.asarray(Gt), shift))
+        if got.shape != (m, n):
+            raise AssertionError(f"Return one score per (test, training) pair, shape (m, n) = {(m, n)}; got "
+                                 f"{got.shape}.")
+        if _close(got, expected):
+            continue
+        if _close(got, -expected):
+            raise AssertionError("The sign is flipped: I_up,loss is MINUS g_testᵀ H̃⁻¹ gᵢ.")
+        if _close(got, -Gt @ (G / (n * d + shift)).T):
+            raise AssertionError("The Fisher diagonal is the MEAN of the squared gradients over training points "
+                                 "(the objective is the mean loss), not their sum.")
+        if _close(got, -Gt @ (G / d).T):
+            raise AssertionError("Add the shift (l2 + damping) to the diagonal before inverting.")
+        if _close(got, -Gt @ (G / np.sqrt(d + shift)).T):
+            raise AssertionError("Divide by the diagonal itself (H̃⁻¹), not by its square root.")
+        if _close(got, -Gt @ G.T / (np.mean(d) + shift)):
+            raise AssertionError("Keep one curvature value per PARAMETER (a diagonal), not one number for all.")
+        raise AssertionError(f"Differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your diagonal-Fisher influence matches on {n_problems} random problems.")
+
+
+def check_kron_solve(solve_fn, n_problems=3):
+    """Check ``solve_fn(A, G, V, shift)``: the X (a × b) with (A ⊗ G + shift·I) vec(X) = vec(V), vec = row-major
+    ravel, i.e. A X G + shift·X = V for symmetric positive semi-definite A (a × a) and G (b × b)."""
+    for seed in range(n_problems):
+        rng = np.random.default_rng(20000 + seed)
+        a, b, shift = 4, 3, 0.2
+        Ma, Mg = rng.normal(size=(a, a + 2)), rng.normal(size=(b, b + 1))
+        A, G, V = Ma @ Ma.T / a, Mg @ Mg.T / b, rng.normal(size=(a, b))
+        expected = np.linalg.solve(np.kron(A, G) + shift * np.eye(a * b), V.ravel()).reshape(a, b)
+        got = np.asarray(solve_fn(jnp.asarray(A), jnp.asarray(G), jnp.asarray(V), shift))
+        if got.shape != (a, b):
+            raise AssertionError(f"Return X with the shape of V, {(a, b)}; got {got.shape}.")
+        if _close(got, expected):
+            continue
+        factored = np.linalg.solve(A + np.sqrt(shift) * np.eye(a), V) @ np.linalg.inv(G + np.sqrt(shift) * np.eye(b))
+        if _close(got, factored):
+            raise AssertionError("That is (A + √shift·I) ⊗ (G + √shift·I), the factored damping: it adds "
+                                 "√shift·(A ⊗ I + I ⊗ G) to the matrix. Damp the product: divide by λ_A λ_G + shift "
+                                 "in the eigenbasis.")
+        la, Qa = np.linalg.eigh(A)
+        lg, Qg = np.linalg.eigh(G)
+        if _close(got, Qa @ ((Qa.T @ V @ Qg) / (la[:, None] + lg[None] + shift)) @ Qg.T):
+            raise AssertionError("The eigenvalues of A ⊗ G are the PRODUCTS λ_A,j λ_G,k, not the sums.")
+        if _close(got, Qa @ ((Qa.T @ V @ Qg) / np.outer(la, lg)) @ Qg.T):
+            raise AssertionError("Add the shift to the eigenvalues before dividing.")
+        if _close(got, Qa @ ((Qa.T @ V @ Qg) * (np.outer(la, lg) + shift)) @ Qg.T):
+            raise AssertionError("You multiplied by A ⊗ G + shift·I; solve with it: divide by its eigenvalues.")
+        raise AssertionError(f"Differs from the reference (max abs error {np.max(np.abs(got - expected)):.3g}).")
+    print(f"Correct! Your Kronecker-factored solve matches on {n_problems} random problems.")

@@ -560,3 +560,54 @@ def test_every_check_rejects_a_stub_with_an_assertion(name, stub):
     """A half-done exercise (a function returning None or 0) gets a hint, not a TypeError from inside the check."""
     with pytest.raises(AssertionError):
         getattr(checks, name)(stub)
+
+
+def diag_fisher(G, Gt, shift, how="right"):
+    d = jnp.mean(G ** 2, axis=0) * (G.shape[0] if how == "sum" else 1)
+    if how == "no_shift":
+        return -Gt @ (G / d).T
+    if how == "sqrt":
+        return -Gt @ (G / jnp.sqrt(d + shift)).T
+    if how == "scalar":
+        return -Gt @ G.T / (jnp.mean(d) + shift)
+    out = -Gt @ (G / (d + shift)).T
+    return -out if how == "sign" else out
+
+
+def test_check_diag_fisher_influence(capsys):
+    checks.check_diag_fisher_influence(diag_fisher)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("sign", "sign"), ("sum", "MEAN"), ("no_shift", "Add the shift"),
+                                       ("sqrt", "square root"), ("scalar", "PARAMETER")])
+def test_check_diag_fisher_influence_rejects(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_diag_fisher_influence(lambda G, Gt, shift: diag_fisher(G, Gt, shift, how))
+    with pytest.raises(AssertionError, match="shape"):
+        checks.check_diag_fisher_influence(lambda G, Gt, shift: diag_fisher(G, Gt, shift).T)
+
+
+def kron_solve(A, G, V, shift, how="right"):
+    if how == "factored":
+        r = jnp.sqrt(shift)
+        return jnp.linalg.solve(A + r * jnp.eye(len(A)), V) @ jnp.linalg.inv(G + r * jnp.eye(len(G)))
+    la, Qa = jnp.linalg.eigh(A)
+    lg, Qg = jnp.linalg.eigh(G)
+    lam = {"sum": la[:, None] + lg[None] + shift, "no_shift": jnp.outer(la, lg)}.get(how, jnp.outer(la, lg) + shift)
+    core = Qa.T @ V @ Qg
+    return Qa @ (core * lam if how == "multiply" else core / lam) @ Qg.T
+
+
+def test_check_kron_solve(capsys):
+    checks.check_kron_solve(kron_solve)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("how, hint", [("factored", "factored damping"), ("sum", "PRODUCTS"),
+                                       ("no_shift", "Add the shift"), ("multiply", "solve with it")])
+def test_check_kron_solve_rejects(how, hint):
+    with pytest.raises(AssertionError, match=hint):
+        checks.check_kron_solve(lambda A, G, V, shift: kron_solve(A, G, V, shift, how))
+    with pytest.raises(AssertionError, match="shape"):
+        checks.check_kron_solve(lambda A, G, V, shift: kron_solve(A, G, V, shift).T)
