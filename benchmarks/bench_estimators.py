@@ -1,15 +1,18 @@
 """Modern influence estimators graded against exact influence, and what they cost — measured in one run, printed.
 
-(a) Notebook 06's setting: 500 MNIST digits at 8×8, the 994-parameter CNN, mean cross-entropy + (0.01/2)‖θ‖², trained
-    by L-BFGS to ‖∇R‖ ≤ 1e-9 (as notebook 06 trains it). Reference: exact damped influence
-    ``influence_up_loss(..., solver=Exact(), damping=1e-3)`` for 10 test images (the first 10 of the test split).
+(a) Notebook 08's §1 (07's model): 500 MNIST digits at 8×8 with 10% of the labels flipped (07's flips), the
+    994-parameter CNN, mean cross-entropy + (0.01/2)‖θ‖², trained by L-BFGS to ‖∇R‖ ≤ 1e-9.
+    Reference: exact damped influence ``influence_up_loss(..., solver=Exact(), damping=1e-3)`` for 10 test images
+    (the first 10 of the test split).
     For each estimator (``course_utils.estimators``, same damping): the mean over the 10 images of Pearson's r and
     Spearman's ρ with the reference across the 500 training points, the build time, the query time, and the cost per
     test image amortised over 1, m and 10·m test images, the build included. Then the
-    cost of one warm-started retrain on a random half of the training set (what an LDS over M subsets costs).
-(b) A 51,930-parameter CNN on 28×28 MNIST (4,000 training images; channels (4, 8), a 128-unit hidden layer), trained
-    briefly with Adam on minibatches: one HVP; CG to 1e-6 relative residual for 5 test gradients with a damping that
-    converges in about 200 iterations; K-FAC / EK-FAC builds; TRAK with k = 512; and each one's agreement with CG.
+    cost of one warm-started retrain on a random half of the training set with and without an L-BFGS preconditioner
+    (what an LDS over M subsets costs), and the LDS of every estimator over 40 such subsets.
+(b) A 51,930-parameter CNN on 28×28 MNIST (4,000 training images, four times notebook 08's §2; channels (4, 8), a
+    128-unit hidden layer), trained briefly with Adam on minibatches: one HVP; CG (``curvature.cg_solve`` under vmap)
+    to 1e-6 relative residual for 5 test gradients with a damping that keeps H + δI's condition number ≤ ~400; K-FAC /
+    EK-FAC builds; TRAK with k = 512; and each one's agreement with CG.
 
 Times are wall-clock on whatever machine runs this (shared cores inflate them): read them as orders of magnitude.
 
@@ -60,13 +63,16 @@ def report(name, est, build_s, test, reference):
 def part_a():
     L2, DAMP = 0.01, 1e-3
     ds = D.load_mnist_subset(side=8)
-    X, Y = jnp.asarray(ds.x_train[:500]), jnp.asarray(ds.y_train[:500])
+    X = jnp.asarray(ds.x_train[:500])
+    Y_noisy, flipped = D.flip_labels(np.asarray(ds.y_train[:500]), 0.1, key=jax.random.key(0))   # notebook 07's flips
+    Y = jnp.asarray(Y_noisy)
     test = (jnp.asarray(ds.x_test[:10]), jnp.asarray(ds.y_test[:10]))
     loss = M.example_loss(M.cnn_apply, M.cross_entropy)
     params0 = M.cnn_init(jax.random.key(0), 8, channels=(8, 8))
     fit, t = timed(T.train_lbfgs, loss, params0, (X, Y), l2=L2, tol=1e-9, max_steps=20_000)
     p = ravel_pytree(fit.params)[0].size
-    print(f"(a) 06 CNN: {p} parameters, 500 training images; L-BFGS {int(fit.steps)} steps in {t:.1f} s, "
+    print(f"(a) 06 CNN: {p} parameters, 500 training images ({len(flipped)} labels flipped); "
+          f"L-BFGS {int(fit.steps)} steps in {t:.1f} s, "
           f"‖∇R‖ = {float(fit.grad_norm):.1e}")
     first, t_one = timed(I.influence_up_loss, loss, fit.params, (X, Y), jax.tree_util.tree_map(lambda a: a[:1], test),
                          l2=L2, damping=DAMP, solver=I.Exact())        # forms H and its factor (then cached)
@@ -76,13 +82,12 @@ def part_a():
           f"from the factor {t_exact:.2f} s; per test image {t_one:.2f} s for 1, {(t_one + t_exact) / 10:.2f} s each "
           f"for 10")
     rows = {"exact": np.asarray(exact)}
-    risk_out = lambda logits: jnp.mean(jax.vmap(M.cross_entropy)(logits, Y))
-    GN = jax.jit(lambda q: C.gauss_newton_matrix(lambda r: M.cnn_apply(r, X), risk_out, q))(fit.params)
+    GN, t_gn = timed(E.gauss_newton_matrix, M.cnn_apply, M.cross_entropy, fit.params, (X, Y))
     G, Gt = I.flat_grads(loss, fit.params, (X, Y)), I.flat_grads(loss, fit.params, test)
     rows["exact GN"] = -np.asarray(Gt @ np.linalg.solve(GN + (L2 + DAMP) * np.eye(p), G.T))
     r, r_min, rho = agreement(rows["exact GN"], exact)
     print(f"{'exact Gauss-Newton + (λ+δ)I':>34}: r = {r:6.3f} (min {r_min:6.3f}), ρ = {rho:6.3f} — the ceiling for "
-          "K-FAC/EK-FAC, which approximate this matrix")
+          f"K-FAC/EK-FAC, which approximate this matrix (formed from per-example Jacobians in {t_gn:.2f} s)")
     for name, build in (("K-FAC", E.kfac), ("EK-FAC", E.ekfac)):
         est, t = timed(build, M.cnn_apply, M.cross_entropy, fit.params, (X, Y), l2=L2, damping=DAMP)
         rows[name] = report(name, est, t, test, exact)
@@ -133,10 +138,11 @@ def part_a():
             print(f"half-subset retrain, warm start, {label}, ‖∇R‖ ≤ {tol:g}: {int(one.steps)} L-BFGS steps, {t:.2f} s")
     M_subsets = 40
     masks = E.random_subsets(jax.random.key(1), 500, M_subsets, 0.5)
-    (fits, norms), t = timed(I.retrain, loss, fit.params, (X, Y), masks, l2=L2, method="lbfgs", factor=scaled,
-                             tol=1e-5, max_steps=20_000)
+    (fits, norms), t = timed(I.retrain, loss, fit.params, (X, Y), masks, l2=L2, method="lbfgs", tol=1e-6,
+                             max_steps=20_000)
     outputs = jax.vmap(lambda q: jax.vmap(loss, (None, 0, 0))(q, *test))(fits)
-    print(f"LDS: {M_subsets} half subsets retrained (warm start, ‖∇R‖ ≤ 1e-5, max {float(norms.max()):.1e}) in "
+    print(f"LDS: {M_subsets} half subsets retrained (warm start, no preconditioner, ‖∇R‖ ≤ 1e-6, "
+          f"max {float(norms.max()):.1e}) in "
           f"{t:.0f} s in one call; mean (min) LDS over the 10 test images:")
     for name, scores in rows.items():
         value = E.lds(scores, masks, outputs)
@@ -177,8 +183,11 @@ def part_b():
     print(f"Lanczos, 60 HVPs ({t:.0f} s): λmin ≈ {lam_min:.3g}, λmax ≈ {lam_max:.3g} (of H, l2 included) → damping "
           f"{damping:.3g} (≥ 2|λmin|, condition number ≤ ~400)")
     Gt = I.flat_grads(loss, params, test)
-    (S, iters, residual), t = timed(batched_cg, batched, Gt, damping, 1e-6, 400)
-    print(f"CG to relative residual 1e-6 for 5 test gradients: {iters.tolist()} iterations, {t:.0f} s "
+    cg_at = jax.jit(jax.vmap(lambda u, b, data: C.cg_solve(lambda v: hvp_at(u, v, data), b, damping=damping,
+                                                            tol=1e-6, maxiter=400, check=False), (None, 0, None)))
+    S, t = timed(cg_at, w, Gt, (X, Y))
+    residual = jnp.linalg.norm(batched(S) + damping * S - Gt, axis=1) / jnp.linalg.norm(Gt, axis=1)
+    print(f"CG to relative residual 1e-6 for 5 test gradients at once (vmap): {t:.0f} s, compilation included "
           f"(max residual {float(residual.max()):.1e}); per test image, the damping's Lanczos included: "
           f"{(t_lanczos + t) / 5:.1f} s")
     dots, t = timed(E._train_dots, loss, params, (X, Y), S, 64)
@@ -195,28 +204,6 @@ def part_b():
     report("TracIn (5 Adam checkpoints)", est, t, test, reference)
     est, t = timed(E.grad_dot, loss, params, (X, Y))
     report("gradient dot product", est, t, test, reference)
-
-
-def batched_cg(matvec, B, damping, tol, maxiter):
-    """CG on (H + damping·I) X = B for the rows of B at once (a Python loop over jitted batched steps), each row
-    frozen once its relative residual is ≤ tol; returns (X, iterations per row, final relative residuals)."""
-    A = lambda U: matvec(U) + damping * U
-    X, Rm = jnp.zeros_like(B), B
-    P, rr, norm_b = Rm, jnp.sum(Rm * Rm, 1), jnp.linalg.norm(B, axis=1)
-    iters = np.zeros(len(B), int)
-    for k in range(1, maxiter + 1):
-        active = np.asarray(jnp.sqrt(rr) / norm_b > tol)
-        if not active.any():
-            break
-        iters[active] = k
-        AP = A(P)
-        alpha = jnp.where(active, rr / jnp.sum(P * AP, 1), 0.0)
-        X, Rm = X + alpha[:, None] * P, Rm - alpha[:, None] * AP
-        rr_new = jnp.sum(Rm * Rm, 1)
-        P = Rm + jnp.where(active, rr_new / rr, 0.0)[:, None] * P
-        rr = rr_new
-    residual = jnp.linalg.norm(A(X) - B, axis=1) / norm_b
-    return X, iters, residual
 
 
 if __name__ == "__main__":

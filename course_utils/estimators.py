@@ -44,7 +44,7 @@ from . import curvature, influence, models, training, validation
 from ._validate import require_finite, require_float64, require_positive, require_training_set, require_x64
 
 __all__ = ["Cost", "KFAC", "kfac", "ekfac", "Arnoldi", "arnoldi", "top_eigenpairs", "TracIn", "tracin", "grad_dot",
-           "train_checkpoints", "TRAK", "trak", "margin", "lds", "random_subsets"]
+           "train_checkpoints", "TRAK", "trak", "margin", "lds", "random_subsets", "gauss_newton_matrix"]
 
 
 class Cost(NamedTuple):
@@ -95,6 +95,13 @@ def _per_example_quad(loss_fn, params, train, state, quad, chunk):
 
 def _chunked_sum(fn, X, Y, chunk):
     """Σᵢ fn(xᵢ, yᵢ) (a pytree), vmapped over ``chunk`` examples at a time (padding has weight 0). Traceable."""
+    def batch_sum(xb, yb, wb):
+        return jax.tree_util.tree_map(lambda o: jnp.tensordot(wb, o, axes=1), jax.vmap(fn)(xb, yb))
+    return _chunked_reduce(batch_sum, X, Y, chunk, jax.eval_shape(fn, X[0], Y[0]))
+
+
+def _chunked_reduce(batch_sum, X, Y, chunk, like):
+    """Σ over chunks of ``batch_sum(x_chunk, y_chunk, weights)`` (weights 0 on padding), a pytree shaped ``like``."""
     n = X.shape[0]
     chunk = min(chunk, n)
     n_chunks = -(-n // chunk)
@@ -103,11 +110,38 @@ def _chunked_sum(fn, X, Y, chunk):
     weights = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(n_chunks, chunk)
 
     def body(total, batch):
-        xb, yb, wb = batch
-        out = jax.vmap(fn)(xb, yb)
-        return jax.tree_util.tree_map(lambda t, o: t + jnp.tensordot(wb, o, axes=1), total, out), None
-    zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(fn, X[0], Y[0]))
+        return jax.tree_util.tree_map(jnp.add, total, batch_sum(*batch)), None
+    zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), like)
     return jax.lax.scan(body, zeros, (padded(X), padded(Y), weights))[0]
+
+
+@functools.partial(jax.jit, static_argnames=("apply_fn", "out_loss", "chunk"))
+def _gauss_newton(apply_fn, out_loss, params, X, Y, chunk):
+    w, unravel = ravel_pytree(params)
+
+    def batch_sum(xb, yb, wb):
+        def one(x, y):
+            J = jax.jacrev(lambda v: apply_fn(unravel(v), x))(w)                 # (k, p): k reverse passes
+            return J, jax.hessian(out_loss)(apply_fn(params, x), y) @ J          # and ∇²ℓ·J, (k, p)
+        J, HJ = jax.vmap(one)(xb, yb)
+        return jnp.einsum("c,ckp,ckq->pq", wb, J, HJ)
+    return _chunked_reduce(batch_sum, X, Y, chunk, jax.ShapeDtypeStruct((w.size, w.size), w.dtype)) / X.shape[0]
+
+
+def gauss_newton_matrix(apply_fn, out_loss, params, train, *, chunk=64):
+    """The exact (p, p) Gauss-Newton matrix of the mean loss (1/n) Σᵢ ``out_loss``(``apply_fn``(params, xᵢ), yᵢ):
+    (1/n) Σᵢ Jᵢᵀ ∇²ℓᵢ Jᵢ, with Jᵢ the k × p Jacobian of example i's k outputs and ∇²ℓᵢ the Hessian of its loss in
+    those outputs (``ravel_pytree`` order, no l2). The matrix K-FAC and EK-FAC approximate (their ceiling).
+
+    The same matrix as ``curvature.gauss_newton_matrix`` (p Gauss-Newton products with the whole batch), built
+    from per-example Jacobians instead: k reverse passes per example and one (n·k) × p by (n·k) × p product,
+    ``chunk`` examples at a time, which is far cheaper when the outputs are few (k ≪ p). Memory: p² plus
+    chunk·k·p."""
+    where = "gauss_newton_matrix"
+    _concrete(where, params, train)
+    _check_model(where, params, train, 0.0, 0.0)
+    _check_chunk(chunk, where)
+    return _gauss_newton(apply_fn, out_loss, params, jnp.asarray(train[0]), jnp.asarray(train[1]), int(chunk))
 
 
 def _check_model(where, params, train, l2, damping):
@@ -373,11 +407,13 @@ class Arnoldi(NamedTuple):
 def arnoldi(loss_fn, params, train, k, *, l2=0.0, damping=0.0, iters=None, by="value", key=None, chunk=64):
     """Low-rank influence after Schioppa et al. (2022), "Scaling Up Influence Functions".
 
-    Their released code (google-research/jax-influence) runs the Arnoldi iteration from a random start on
-    Hessian-vector products of the training loss (a fresh batch of data per product in their MNIST tutorial), keeps
-    the top-k Ritz pairs by |λ| (``arnoldi.distill``; the tutorial then re-sorts those by value to drop negative
-    eigenvalues), projects every gradient onto the k directions with one jvp per direction, and scores with 1/λ
-    there, undamped — the rest of the spectrum is dropped. Here:
+    Their released code (google-research/jax-influence) runs the Arnoldi iteration (``arnoldi.arnoldi_iter``, from
+    a start vector the caller passes: their MNIST tutorial builds a random one but passes the trained parameters
+    themselves) on Hessian-vector products of the training loss (a fresh batch of data per product in that
+    tutorial), keeps the top-k Ritz pairs by |λ| (``arnoldi.distill``; the tutorial distills 100, then keeps the 20
+    largest by value, dropping negative eigenvalues), projects every gradient onto the k directions with one jvp per
+    direction, and scores with 1/λ there, undamped — the rest of the spectrum is dropped. Here (random start from
+    ``key``, or from key 0 without it):
     Lanczos (Arnoldi for a symmetric H) with full reorthogonalisation on H = ∇²R, l2 included, ``iters`` steps
     (default min(p, 2k + 20)); top-k ``by`` value (default) or magnitude; (λ + damping)⁻¹ on the subspace. With
     k = p (and iters = p) it is the exact (H + damping·I)⁻¹. Cost: ``iters`` HVPs and k jvp passes over the
@@ -664,9 +700,11 @@ def trak(apply_fn, params, train, *, k=None, key=None, damping=0.0, chunk=64):
     Per model: φᵢ = Pᵀ ∇θ f(zᵢ) with f = ``margin`` (log p/(1−p) of the correct class) and P a p × k matrix of
     independent N(0, 1) entries drawn from ``key`` (a fresh projection per model; ``k=None``: no projection, P = I,
     for small models and tests); Φ = [φᵢ] (n × k); τ(z_test) = φ_testᵀ (ΦᵀΦ + damping·I)⁻¹ Φᵀ Q, Q = diag(1 − pᵢ),
-    with the two factors averaged over the ensemble separately as in MadryLab/trak's ``finalize_scores`` (without
-    that code's rescalings — target gradients by 1/√p and, in the version we read, (ΦᵀΦ)⁻¹ by its mean absolute
-    entry — or its float16). Per-example gradients are computed ``chunk`` at a
+    with the two factors averaged over the ensemble separately as in MadryLab/trak's ``finalize_scores``. That code
+    also divides the training and the target gradients by √p (p = the number of parameters), which cancels in τ;
+    in the version we read (``traker.py``, ``score_computers.py``) it rescales each model's (ΦᵀΦ)⁻¹ by its mean
+    absolute entry, a constant per model that changes the scale and the ensemble's weighting but no single model's
+    ranking, and it stores features in float16. We do neither. Per-example gradients are computed ``chunk`` at a
     time and projected at once: memory n × k for Φ and p × k for P, never n × p.
 
     Conversion to I_up,loss. TRAK's τᵢ estimates f(z_test) at the full model minus f at the model without zᵢ (helpful

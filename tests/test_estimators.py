@@ -146,6 +146,38 @@ def test_ekfac_is_never_further_from_the_gauss_newton_block_than_kfac(model, req
         np.testing.assert_allclose(np.diag(Q.T @ GN[s, s] @ Q), S.ravel(), atol=1e-12 * np.abs(S).max())
 
 
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_gauss_newton_matrix_from_per_example_jacobians_is_the_whole_batch_one(model, request):
+    """estimators.gauss_newton_matrix (per-example Jacobians, chunked with padding: 24 and 12 examples in chunks of
+    7 and 5) against curvature.gauss_newton_matrix (p GN products with the whole batch); also PSD and symmetric."""
+    apply_fn = M.mlp_apply if model == "mlp" else M.cnn_apply
+    params, data = request.getfixturevalue(model)
+    reference = np.asarray(gauss_newton(apply_fn, M.cross_entropy, params, *data))
+    for chunk in (CHUNK, 5, 10_000):
+        G = np.asarray(E.gauss_newton_matrix(apply_fn, M.cross_entropy, params, data, chunk=chunk))
+        np.testing.assert_allclose(G, reference, rtol=0, atol=1e-13 * np.abs(reference).max())
+    assert np.array_equal(G, G.T) or np.allclose(G, G.T, rtol=0, atol=1e-15)
+    assert np.linalg.eigvalsh(G).min() > -1e-12 * np.abs(G).max()
+    # squared error has ∇²ℓ = 2I per output: G = (2/n) Σ JᵢᵀJᵢ
+    sq = lambda out, y: jnp.sum((out - jax.nn.one_hot(y, out.shape[-1])) ** 2)
+    G_sq = np.asarray(E.gauss_newton_matrix(apply_fn, sq, params, data, chunk=CHUNK))
+    np.testing.assert_allclose(G_sq, np.asarray(gauss_newton(apply_fn, sq, params, *data)), rtol=0,
+                               atol=1e-13 * np.abs(G_sq).max())
+
+
+def test_gauss_newton_matrix_rejects_bad_inputs(mlp, float32_jax):
+    params, (X, Y) = mlp
+    with pytest.raises(ValueError, match="chunk must be a whole number"):
+        E.gauss_newton_matrix(M.mlp_apply, M.cross_entropy, params, (X, Y), chunk=0)
+    with pytest.raises(ValueError, match="NaN"):
+        E.gauss_newton_matrix(M.mlp_apply, M.cross_entropy, params, (X.at[0, 0].set(np.nan), Y))
+    f32 = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params)
+    with pytest.raises(TypeError, match="float64"):
+        E.gauss_newton_matrix(M.mlp_apply, M.cross_entropy, f32, (X, Y))
+    with pytest.raises(ValueError, match="empty|no training"):
+        E.gauss_newton_matrix(M.mlp_apply, M.cross_entropy, params, (X[:0], Y[:0]))
+
+
 @pytest.mark.parametrize("build", [E.kfac, E.ekfac], ids=["kfac", "ekfac"])
 def test_kfac_solves_and_scores_match_the_dense_damped_approximation(mlp, build):
     params, (X, Y) = mlp
