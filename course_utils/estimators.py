@@ -353,7 +353,7 @@ def top_eigenpairs(matvec, like, k, *, iters=None, key=None, by="value"):
     (``curvature.lanczos_eigenpairs``): (eigenvalues descending (k,), eigenvectors as rows (k, p), flat).
 
     ``iters`` Lanczos steps (default min(p, 2k + 20)); ``by="value"`` keeps the largest eigenvalues (negative ones
-    never), ``by="magnitude"`` the largest |λ| (what Schioppa et al.'s released ``arnoldi.distill`` does by default).
+    never), ``by="magnitude"`` the largest |λ| (what Schioppa et al.'s released ``arnoldi.distill`` always does).
     Traceable when ``iters`` is given."""
     p = ravel_pytree(like)[0].size
     iters = min(p, 2 * k + 20) if iters is None else iters
@@ -407,13 +407,13 @@ class Arnoldi(NamedTuple):
 def arnoldi(loss_fn, params, train, k, *, l2=0.0, damping=0.0, iters=None, by="value", key=None, chunk=64):
     """Low-rank influence after Schioppa et al. (2022), "Scaling Up Influence Functions".
 
-    Their released code (google-research/jax-influence) runs the Arnoldi iteration (``arnoldi.arnoldi_iter``, from
-    a start vector the caller passes: their MNIST tutorial builds a random one but passes the trained parameters
-    themselves) on Hessian-vector products of the training loss (a fresh batch of data per product in that
-    tutorial), keeps the top-k Ritz pairs by |λ| (``arnoldi.distill``; the tutorial distills 100, then keeps the 20
-    largest by value, dropping negative eigenvalues), projects every gradient onto the k directions with one jvp per
-    direction, and scores with 1/λ there, undamped — the rest of the spectrum is dropped. Here (random start from
-    ``key``, or from key 0 without it):
+    Their released code (google-research/jax-influence) runs the Arnoldi iteration (``arnoldi.arnoldi_iter`` at
+    74bd321, from a start vector the caller passes: their MNIST tutorial builds a random one but passes the trained
+    parameters themselves) on Hessian-vector products of the training loss (a fresh batch of data per product in
+    that tutorial), keeps the top-k Ritz pairs by |λ| (``arnoldi.distill``; the tutorial distills 100, then keeps
+    the 20 largest by value with ``utils.get_eigvals_eigvecs(use_abs=False)``, dropping negative eigenvalues),
+    projects every gradient onto the k directions with one jvp per direction, and scores with 1/λ there, undamped —
+    the rest of the spectrum is dropped. Here (random start from ``key``, or from key 0 without it):
     Lanczos (Arnoldi for a symmetric H) with full reorthogonalisation on H = ∇²R, l2 included, ``iters`` steps
     (default min(p, 2k + 20)); top-k ``by`` value (default) or magnitude; (λ + damping)⁻¹ on the subspace. With
     k = p (and iters = p) it is the exact (H + damping·I)⁻¹. Cost: ``iters`` HVPs and k jvp passes over the
@@ -701,10 +701,11 @@ def trak(apply_fn, params, train, *, k=None, key=None, damping=0.0, chunk=64):
     independent N(0, 1) entries drawn from ``key`` (a fresh projection per model; ``k=None``: no projection, P = I,
     for small models and tests); Φ = [φᵢ] (n × k); τ(z_test) = φ_testᵀ (ΦᵀΦ + damping·I)⁻¹ Φᵀ Q, Q = diag(1 − pᵢ),
     with the two factors averaged over the ensemble separately as in MadryLab/trak's ``finalize_scores``. That code
-    also divides the training and the target gradients by √p (p = the number of parameters), which cancels in τ;
-    in the version we read (``traker.py``, ``score_computers.py``) it rescales each model's (ΦᵀΦ)⁻¹ by its mean
-    absolute entry, a constant per model that changes the scale and the ensemble's weighting but no single model's
-    ranking, and it stores features in float16. We do neither. Per-example gradients are computed ``chunk`` at a
+    (``traker.py`` at 0083217, ``score_computers.py`` at 0920e55) also divides the training and the target gradients
+    by √p (p = the number of parameters), which alone would cancel in τ, and rescales each model's (ΦᵀΦ)⁻¹ to unit
+    mean absolute entry; together each model's scores become τ/(p·m), m the mean absolute entry of that model's
+    (ΦᵀΦ)⁻¹: a constant per model that changes the scale and the ensemble's weighting but no single model's ranking.
+    It also keeps features in float16. We do none of these. Per-example gradients are computed ``chunk`` at a
     time and projected at once: memory n × k for Φ and p × k for P, never n × p.
 
     Conversion to I_up,loss. TRAK's τᵢ estimates f(z_test) at the full model minus f at the model without zᵢ (helpful
@@ -782,7 +783,8 @@ class LDS(NamedTuple):
 
 
 def lds(scores, subsets, outputs):
-    """The linear datamodeling score (Ilyas et al. 2022; Park et al. 2023) of ``scores`` (m, n) (or (n,)).
+    """The linear datamodeling score (Park et al. 2023, after the linear datamodels of Ilyas et al. 2022) of
+    ``scores`` (m, n) (or (n,)).
 
     For each test point t and subset S_j (rows of ``subsets``, (M, n) boolean or 0/1): predicted gⱼ = Σ_{i∈S_j} τₜᵢ,
     measured fⱼ = ``outputs[j, t]`` ((M, m), or (M,) for one test point), e.g. the test loss of the model trained on
