@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_influence_cnn.py
 	$(PY) benchmarks/bench_estimators.py
 	$(PY) benchmarks/bench_first_second_call.py
+	$(PY) benchmarks/bench_factor_once.py
 
 clean:
 	rm -rf $(VENV) .venv-colab build

@@ -146,15 +146,20 @@ def _cholesky(loss_fn, params, train, l2, damping):
 
 
 class Factorization(NamedTuple):
-    """The lower Cholesky factor L of H + damping·I for one model (``factorize``), with everything a query needs.
+    """Factor once, query many: the lower Cholesky factor L of H + damping·I for one model (``factorize``), the
+    training gradients G (n, p) and their solves S = (H + damping·I)⁻¹Gᵀ (p, n), all computed once.
 
-    Each query costs the test gradients and two triangular solves with L; no Hessian is formed again."""
+    A query then costs its m test gradients and one (m, p) × (p, n) product, −G_test S: the same work as the product
+    G_test Gᵀ of the test gradients with the training-gradient matrix, with no Hessian and no triangular solve.
+    Self-influence (−Σⱼ GᵢⱼSⱼᵢ) and I_up,params (−Sᵀ) are read off S. Memory: p² + 2·n·p floats."""
     loss_fn: Callable
     params: Any
     train: Any
     l2: float
     damping: float
     factor: jax.Array        # L, lower triangular, (p, p)
+    grads: jax.Array         # G, the training gradients, (n, p)
+    solved: jax.Array        # S = (H + damping·I)⁻¹ Gᵀ, (p, n)
 
     @classmethod
     def from_hessian(cls, loss_fn, params, train, H, *, l2=0.0, damping=0.0):
@@ -163,7 +168,7 @@ class Factorization(NamedTuple):
         if not bool(jnp.all(jnp.isfinite(L))):
             raise not_positive_definite("Factorization.from_hessian", float(jnp.linalg.eigvalsh(H)[0] + damping),
                                         damping)
-        return cls(loss_fn, params, train, l2, damping, L)
+        return cls(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
 
     def solve(self, B):
         """Rows of (H + damping·I)⁻¹ Bᵀ for B of shape (m, p) (or one vector of shape (p,))."""
@@ -173,29 +178,29 @@ class Factorization(NamedTuple):
         """I_up,loss(zᵢ, z_test) for every training point: (n,) for one test example, (m, n) for a batch."""
         _begin("Factorization.up_loss", check, test)
         Xt, Yt, single = _test_batch(self.train, test, "Factorization.up_loss", check)
-        scores = _factor_scores(self.loss_fn, self.params, self.train, self.factor, (Xt, Yt))
+        scores = _factor_scores(self.loss_fn, self.params, self.solved, (Xt, Yt))
         return scores[0] if single else scores
 
     def self_influence(self):
         """I_up,loss(zᵢ, zᵢ) for every training point (≤ 0)."""
-        return _factor_self(self.loss_fn, self.params, self.train, self.factor)
+        return -jnp.sum(self.grads * self.solved.T, axis=1)
 
     def up_params(self):
         """I_up,params(zᵢ) for every training point, stacked like params with a leading axis n."""
-        G = flat_grads(self.loss_fn, self.params, self.train)
-        return jax.vmap(ravel_pytree(self.params)[1])(-self.solve(G))
+        return jax.vmap(ravel_pytree(self.params)[1])(-self.solved.T)
 
 
 @functools.partial(jax.jit, static_argnames="loss_fn")
-def _factor_scores(loss_fn, params, train, L, test):
-    G, Gt = flat_grads(loss_fn, params, train), flat_grads(loss_fn, params, test)
-    return -jax.scipy.linalg.cho_solve((L, True), Gt.T).T @ G.T
-
-
-@functools.partial(jax.jit, static_argnames="loss_fn")
-def _factor_self(loss_fn, params, train, L):
+def _train_solves(loss_fn, params, train, L):
+    """(G, S): the training gradients (n, p) and (LLᵀ)⁻¹Gᵀ (p, n), the part of every query that does not depend on
+    the test point."""
     G = flat_grads(loss_fn, params, train)
-    return -jnp.sum(G * jax.scipy.linalg.cho_solve((L, True), G.T).T, axis=1)
+    return G, jax.scipy.linalg.cho_solve((L, True), G.T)
+
+
+@functools.partial(jax.jit, static_argnames="loss_fn")
+def _factor_scores(loss_fn, params, S, test):
+    return -flat_grads(loss_fn, params, test) @ S
 
 
 _FACTORS = {}      # the last factor per loss function: (fingerprint, Factorization)
@@ -211,8 +216,9 @@ def _fingerprint(*trees):
 
 
 def factorize(loss_fn, params, train, *, l2=0.0, damping=0.0, check=True):
-    """Form H + damping·I at params (``hessian``) and factor it once: a ``Factorization`` that answers ``up_loss``,
-    ``self_influence`` and ``up_params`` queries at the cost of triangular solves.
+    """Form H + damping·I at params (``hessian``), factor it once and solve it for every training gradient: a
+    ``Factorization`` that answers ``up_loss`` queries at the cost of the test gradients and one matrix product, and
+    ``self_influence`` and ``up_params`` from what it keeps.
 
     Raises ``NotPositiveDefiniteError`` (naming a damping that fixes it) when H + damping·I is not positive definite.
     """
@@ -223,14 +229,15 @@ def factorize(loss_fn, params, train, *, l2=0.0, damping=0.0, check=True):
     if check and not bool(jnp.all(jnp.isfinite(L))):
         H = hessian(loss_fn, params, train, l2=l2)
         raise not_positive_definite("factorize", float(jnp.linalg.eigvalsh(H)[0] + damping), damping)
-    return Factorization(loss_fn, params, train, l2, damping, L)
+    return Factorization(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
 
 
 def _cached_factor(loss_fn, params, train, l2, damping, check, where):
     """The Factorization of this exact model, formed once and reused by later calls (a repeated query with new test
     points costs no new Hessian). The model is recognised by its content, so a changed array is a new model."""
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((params, train, l2, damping))):
-        return Factorization(loss_fn, params, train, l2, damping, _cholesky(loss_fn, params, train, l2, damping))
+        L = _cholesky(loss_fn, params, train, l2, damping)
+        return Factorization(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
     key = _fingerprint(params, train, l2, damping)
     hit = _FACTORS.get(loss_fn)
     if hit is None or hit[0] != key:

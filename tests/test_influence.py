@@ -1,5 +1,6 @@
 """influence.py against closed forms, finite perturbations and leave-one-out retraining (float64)."""
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
@@ -302,3 +303,9 @@ def test_factorization_answers_every_query_like_the_functions(logreg):
     assert np.allclose(fac.self_influence(), -np.einsum("ip,ip->i", G, np.linalg.solve(Hd, G.T).T), rtol=1e-9)
     flat = jax.vmap(lambda p: ravel_pytree(p)[0])(fac.up_params())
     assert np.allclose(flat, -np.linalg.solve(Hd, G.T).T, rtol=1e-9)
+    # factor once: the training gradients and their solves are kept, so a query is the test gradients times S
+    assert np.allclose(fac.grads, G, rtol=1e-12) and np.allclose(fac.solved, np.linalg.solve(Hd, G.T), rtol=1e-9)
+    from_H = I.Factorization.from_hessian(loss_fn, params, train, jnp.asarray(H), l2=L2, damping=0.1)
+    assert np.allclose(from_H.solved, fac.solved, rtol=1e-9) and np.allclose(from_H.up_loss(test), fac.up_loss(test))
+    one = fac.up_loss((test[0][0], test[1][0]))
+    assert one.shape == (len(G),) and np.allclose(one, -G_test[0] @ np.linalg.solve(Hd, G.T), rtol=1e-9)
