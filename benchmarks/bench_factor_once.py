@@ -5,11 +5,12 @@ Every side of every ratio runs in this one process, pinned to a single CPU core 
 compare algorithms, not how many cores each side happened to use.
 
 (1) Forming the exact Hessian of the training objective, every way we have, on notebook 06's CNN (994 parameters,
-    500 8×8 digits) and on a wider CNN (channels (10, 10): 1,420 parameters) on 1,000 digits: HVP columns in batches
-    of 16 / 64 / 256 (``curvature.hessian_matrix``), ``jax.hessian`` (forward-over-reverse over all columns at
-    once), per-example blocks (columns × chunks of examples, summed), and — for scale, not the same matrix — the
-    Gauss-Newton matrix from per-example output Jacobians (``estimators.gauss_newton_matrix``). Each method's
-    largest difference from the first is printed.
+    500 8×8 digits): HVP columns in batches of 16 / 64 / 256 (``curvature.hessian_matrix``), ``jax.hessian``
+    (forward-over-reverse over all columns at once), per-example blocks (Hessians of chunks of examples, summed:
+    ``influence.hessian`` uses 10 examples × 16 columns), and — for scale, not the same matrix — the Gauss-Newton
+    matrix from per-example output Jacobians (``estimators.gauss_newton_matrix``); on a wider CNN (channels (10, 10):
+    1,420 parameters) on 1,000 digits, today's columns against the blocks. Each method's largest difference from
+    the first is printed.
 (2) Factor once, query many (``influence.factorize``): per test image, factorisation included, amortised over 1, 10
     and 100 test images, against the per-sample LiSSA loop of the PyTorch ports (Python loop over depth, one
     minibatch HVP per step; batch 32, depth 5,000, scale 40 — settings that converge here), compiled step by step
@@ -75,15 +76,17 @@ def example_blocks(loss, unravel, w, X, Y, examples, columns):
     return H / X.shape[0] + L2 * jnp.eye(w.size, dtype=w.dtype)
 
 
-def forming(n, channels):
+def forming(n, channels, everything):
     _, X, Y, loss, fit = model(n, channels)
     w, unravel = ravel_pytree(fit.params)
     risk = lambda u, data: T.empirical_risk(loss, unravel(u), data, l2=L2)
+    column_batches = (16, 64, 256) if everything else (64,)
     methods = {f"HVP columns, {b} at a time": jax.jit(lambda u, d, b=b: C.hessian_matrix(lambda v: risk(v, d), u,
                                                                                         columns_per_batch=b))
-               for b in (16, 64, 256)}
-    methods["jax.hessian (all columns at once)"] = jax.jit(lambda u, d: jax.hessian(lambda v: risk(v, d))(u))
-    for ex, cols in ((25, 64), (10, 256)):
+               for b in column_batches}
+    if everything:
+        methods["jax.hessian (all columns at once)"] = jax.jit(lambda u, d: jax.hessian(lambda v: risk(v, d))(u))
+    for ex, cols in ((25, 64), (10, 256), (5, 32), (10, 16)) if everything else ((10, 16),):
         methods[f"blocks of {ex} examples × {cols} columns"] = jax.jit(
             lambda u, d, ex=ex, cols=cols: example_blocks(loss, unravel, u, d[0], d[1], ex, cols))
     print(f"(1) forming H: CNN channels {channels}, {w.size} parameters, {n} training images")
@@ -97,7 +100,7 @@ def forming(n, channels):
         print(f"    {name:<40} {t:6.2f} s (first call, compiling: {t_first:6.2f} s); max |ΔH| {diff:.1e}")
     gn = lambda: E.gauss_newton_matrix(M.cnn_apply, M.cross_entropy, fit.params, (X, Y))
     print(f"    {'Gauss-Newton from per-example Jacobians':<40} {seconds(gn):6.2f} s   (not H: the GN part only)")
-    print(f"    fastest exact: {best[1]}, {best[0]:.2f} s; influence.hessian: "
+    print(f"    fastest exact: {best[1]}, {best[0]:.2f} s; influence.hessian (blocks of 10 examples × 16 columns): "
           f"{seconds(lambda: I.hessian(loss, fit.params, (X, Y), l2=L2)):.2f} s")
 
 
@@ -185,7 +188,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "all"
     print(f"jax {jax.__version__}, float64, pinned to CPU core(s) {cores} of {os.cpu_count()}")
-    forming(500, (8, 8))
+    forming(500, (8, 8), everything=not args.quick)
     if not args.quick:
-        forming(1000, (10, 10))
+        forming(1000, (10, 10), everything=False)
     queries(n_tests=10 if args.quick else 100, lissa_steps_timed=50 if args.quick else 500)

@@ -88,11 +88,31 @@ def flat_grads(loss_fn, params, data):
     return jax.vmap(jax.grad(lambda w, x, y: loss_fn(unravel(w), x, y)), (None, 0, 0))(w, X, Y)
 
 
-@functools.partial(jax.jit, static_argnames="loss_fn")
-def hessian(loss_fn, params, train, *, l2=0.0):
-    """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once)."""
-    R, w, _ = training.flat_risk(loss_fn, params, train, l2=l2)
-    return curvature.hessian_matrix(R, w)
+@functools.partial(jax.jit, static_argnames=("loss_fn", "examples_per_block", "columns_per_batch"))
+def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_per_batch=16):
+    """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once).
+
+    Exact: (1/n) Σ over blocks of ``examples_per_block`` training points of that block's Hessian (``columns_per_batch``
+    Hessian-vector-product columns at a time, ``curvature.hessian_matrix``), plus l2·I — the same matrix as
+    ``curvature.hessian_matrix`` of R up to rounding. Small blocks keep each step's tangents (examples × columns ×
+    activations) inside the CPU's cache: on notebook 06's CNN this is about 3× faster than all examples at once
+    (``benchmarks/bench_factor_once.py``).
+    """
+    X, Y = train
+    w, unravel = ravel_pytree(params)
+    n = X.shape[0]
+    size = min(examples_per_block, n)
+    blocks = -(-n // size)
+    pad = blocks * size - n                          # padded examples get weight 0
+    blocked = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]).reshape((blocks, size) + a.shape[1:])
+    weights = jnp.concatenate([jnp.ones(n, w.dtype), jnp.zeros(pad, w.dtype)]).reshape(blocks, size)
+
+    def add_block(total, block):
+        xb, yb, wb = block
+        block_loss = lambda v: jnp.sum(wb * jax.vmap(loss_fn, (None, 0, 0))(unravel(v), xb, yb))
+        return total + curvature.hessian_matrix(block_loss, w, columns_per_batch=columns_per_batch), None
+    total, _ = jax.lax.scan(add_block, jnp.zeros((w.size, w.size), w.dtype), (blocked(X), blocked(Y), weights))
+    return total / n + l2 * jnp.eye(w.size, dtype=w.dtype)
 
 
 def minibatch_hvp(loss_fn, params, train, *, l2=0.0, minibatch):

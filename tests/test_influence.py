@@ -138,6 +138,22 @@ def mlp():
     return f, fit.params, (ds.x_train, ds.y_train), (ds.x_test[0], ds.y_test[0])
 
 
+def test_hessian_in_example_blocks_is_jax_hessian_of_the_objective(logreg, mlp):
+    """influence.hessian sums per-block Hessians (blocks padded with weight-0 examples): the same matrix as
+    jax.hessian of R for a non-convex MLP (100 points: blocks of 7, 10 and all) and the closed form for logistic
+    regression."""
+    f, params, train, _ = mlp
+    R, w, _ = T.flat_risk(f, params, train, l2=1e-4)
+    expected = np.asarray(jax.hessian(R)(w))
+    for block, columns in ((7, 5), (10, 16), (1000, 64)):
+        H = np.asarray(I.hessian(f, params, train, l2=1e-4, examples_per_block=block, columns_per_batch=columns))
+        np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert np.linalg.eigvalsh(expected)[0] < 0                       # a non-convex case, not only a PSD one
+    lparams, ltrain, ltest = logreg
+    np.testing.assert_allclose(I.hessian(loss_fn, lparams, ltrain, l2=L2, examples_per_block=13),
+                               closed_form(lparams, ltrain, ltest)[0], rtol=1e-10, atol=1e-13)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solver", [I.Exact(), I.CG(), I.LiSSA(scale=10.0, depth=100)], ids=["exact", "cg", "lissa"])
 def test_negative_curvature_without_damping_is_an_error_naming_damping(mlp, solver):
