@@ -35,6 +35,7 @@ from jax.flatten_util import ravel_pytree  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
+import ports  # noqa: E402
 from course_utils import (curvature as C, data as D, estimators as E, influence as I, models as M,  # noqa: E402
                           training as T)
 
@@ -129,18 +130,11 @@ def queries(n_tests, lissa_steps_timed):
     lib = {m: library(m) for m in (1, 10, n_tests)}
 
     # the per-sample LiSSA loop of the ports: one minibatch HVP per step in a Python loop, then one gradient per point
-    mb_hvp = jax.jit(lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w,
-                                          v) + DAMP * v)
-    grad_one = jax.jit(jax.grad(flat_loss))
+    eager_hvp = ports.minibatch_hvp(loss, unravel, w, X, Y, l2=L2, damping=DAMP)
+    mb_hvp, grad_one = jax.jit(eager_hvp), jax.jit(jax.grad(flat_loss))
 
-    def lissa_loop(x_t, y_t, depth, scale=40.0, batch=32, seed=0, hvp=mb_hvp, grad=grad_one):
-        rng = np.random.default_rng(seed)
-        v = grad(w, x_t, y_t)
-        h = v
-        for _ in range(depth):
-            h = v + h - hvp(h, jnp.asarray(rng.integers(0, n, batch))) / scale
-        s_test = h / scale
-        return np.array([-float(grad(w, X[i], Y[i]) @ s_test) for i in range(n)])
+    def lissa_loop(x_t, y_t, depth, hvp=mb_hvp, grad=grad_one):
+        return ports.lissa_loop(hvp, grad, w, X, Y, x_t, y_t, depth)
 
     lissa_loop(X_test[0], Y_test[0], 2)
     start = time.perf_counter()
@@ -150,8 +144,6 @@ def queries(n_tests, lissa_steps_timed):
     jax.block_until_ready([grad_one(w, X[i], Y[i]) for i in range(n)])
     t_grads = time.perf_counter() - start
     t_compiled = (t_short - t_grads) * 5000 / lissa_steps_timed + t_grads                # per image, depth 5,000
-    eager_hvp = lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w,
-                                     v) + DAMP * v
     eager_grad = jax.grad(flat_loss)
     start = time.perf_counter()
     lissa_loop(X_test[0], Y_test[0], 0, hvp=eager_hvp, grad=eager_grad)                 # the n eager gradients

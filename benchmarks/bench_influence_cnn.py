@@ -26,6 +26,7 @@ from jax.flatten_util import ravel_pytree
 
 jax.config.update("jax_enable_x64", True)
 
+import ports  # noqa: E402
 from course_utils import curvature as C, data as D, influence as I, models as M, training as T  # noqa: E402
 
 DAMP, L2 = 1e-3, 0.01
@@ -59,7 +60,7 @@ def main(n_tests, lissa_steps_timed, n_loo):
     G, G_test = grads(w, X, Y), grads(w, X_test, Y_test)
     print(f"CNN: {p} parameters, {n} training images, ‖∇R‖ = {float(fit.grad_norm):.1e}; {n_tests} test images")
 
-    hessian = jax.jit(lambda w: C.hessian_matrix(risk, w))
+    hessian = lambda w: I.hessian(loss, unravel(w), (X, Y), l2=L2)      # the library's (blocks of examples)
     t_H = seconds(hessian, w)
     H = np.asarray(hessian(w)) + DAMP * np.eye(p)
     reference = -(G @ np.linalg.solve(H, np.asarray(G_test).T)).T                      # (n_tests, n)
@@ -67,19 +68,9 @@ def main(n_tests, lissa_steps_timed, n_loo):
 
     # --- (a) the per-sample LiSSA loop (the ports' way): a Python loop over depth, one minibatch HVP per step
     print("[a] influence of all training points for each test image")
-    mb_hvp = jax.jit(
-        lambda v, idx: C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w, v) + DAMP * v
-    )
+    mb_hvp = jax.jit(ports.minibatch_hvp(loss, unravel, w, X, Y, l2=L2, damping=DAMP))
     grad_one = jax.jit(jax.grad(flat_loss))
-
-    def lissa_loop(x_t, y_t, depth, scale=40.0, batch=32, seed=0):
-        rng = np.random.default_rng(seed)
-        v = grad_one(w, x_t, y_t)
-        h = v
-        for _ in range(depth):
-            h = v + h - mb_hvp(h, jnp.asarray(rng.integers(0, n, batch))) / scale
-        s_test = h / scale
-        return np.array([-float(grad_one(w, X[i], Y[i]) @ s_test) for i in range(n)])   # one point at a time
+    lissa_loop = lambda x_t, y_t, depth: ports.lissa_loop(mb_hvp, grad_one, w, X, Y, x_t, y_t, depth)
 
     lissa_loop(X_test[0], Y_test[0], 2)
     start = time.perf_counter()
@@ -91,9 +82,7 @@ def main(n_tests, lissa_steps_timed, n_loo):
     t_grad_loop = time.perf_counter() - start
     t_lissa = (t_short - t_grad_loop) * 5000 / lissa_steps_timed + t_grad_loop
     # the same loop run op by op, as a PyTorch port runs it (eager): timed over 20 steps and 20 gradients
-    eager_hvp = lambda v, idx: (
-        C.hvp(lambda u: T.empirical_risk(loss, unravel(u), (X[idx], Y[idx]), l2=L2), w, v) + DAMP * v
-    )
+    eager_hvp = ports.minibatch_hvp(loss, unravel, w, X, Y, l2=L2, damping=DAMP)
     eager_grad = jax.grad(flat_loss)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
