@@ -7,10 +7,10 @@ compare algorithms, not how many cores each side happened to use.
 (1) Forming the exact Hessian of the training objective, every way we have, on notebook 06's CNN (994 parameters,
     500 8×8 digits): HVP columns in batches of 16 / 64 / 256 (``curvature.hessian_matrix``), ``jax.hessian``
     (forward-over-reverse over all columns at once), per-example blocks (Hessians of chunks of examples, summed:
-    ``influence.hessian`` uses 10 examples × 16 columns, one parameter leaf at a time), and — for scale, not the same matrix — the Gauss-Newton
-    matrix from per-example output Jacobians (``estimators.gauss_newton_matrix``); on a wider CNN (channels (10, 10):
-    1,420 parameters) on 1,000 digits, today's columns against the blocks. Each method's largest difference from
-    the first is printed.
+    ``influence.hessian`` uses 10 examples × 16 columns, one parameter leaf at a time), and — for scale, not the
+    same matrix — the Gauss-Newton matrix from per-example output Jacobians (``estimators.gauss_newton_matrix``); on
+    a wider CNN (channels (10, 10): 1,420 parameters) on 1,000 digits, today's columns against the blocks. Each
+    method's largest difference from the first is printed.
 (2) Factor once, query many (``influence.factorize``): per test image, factorisation included, amortised over 1, 10
     and 100 test images, against the per-sample LiSSA loop of the PyTorch ports (Python loop over depth, one
     minibatch HVP per step; batch 32, depth 5,000, scale 40 — settings that converge here), compiled step by step
