@@ -102,17 +102,10 @@ def _chunked_sum(fn, X, Y, chunk):
 
 def _chunked_reduce(batch_sum, X, Y, chunk, like):
     """Σ over chunks of ``batch_sum(x_chunk, y_chunk, weights)`` (weights 0 on padding), a pytree shaped ``like``."""
-    n = X.shape[0]
-    chunk = min(chunk, n)
-    n_chunks = -(-n // chunk)
-    pad = n_chunks * chunk - n
-    padded = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]).reshape((n_chunks, chunk) + a.shape[1:])
-    weights = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(n_chunks, chunk)
-
     def body(total, batch):
         return jax.tree_util.tree_map(jnp.add, total, batch_sum(*batch)), None
     zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), like)
-    return jax.lax.scan(body, zeros, (padded(X), padded(Y), weights))[0]
+    return jax.lax.scan(body, zeros, influence._blocks(X, Y, chunk))[0]
 
 
 @functools.partial(jax.jit, static_argnames=("apply_fn", "out_loss", "chunk"))

@@ -102,13 +102,6 @@ def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_pe
     """
     X, Y = train
     w = ravel_pytree(params)[0]
-    n = X.shape[0]
-    size = min(examples_per_block, n)
-    blocks = -(-n // size)
-    pad = blocks * size - n                          # padded examples get weight 0
-    blocked = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]).reshape((blocks, size) + a.shape[1:])
-    weights = jnp.concatenate([jnp.ones(n, w.dtype), jnp.zeros(pad, w.dtype)]).reshape(blocks, size)
-
     leaves, treedef = jax.tree_util.tree_flatten(params)
 
     def add_block(total, block):
@@ -122,8 +115,19 @@ def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_pe
             rows.append(jax.lax.map(column, jnp.eye(leaf.size, dtype=w.dtype),
                                     batch_size=min(columns_per_batch, leaf.size)))
         return total + jnp.concatenate(rows), None
-    total, _ = jax.lax.scan(add_block, jnp.zeros((w.size, w.size), w.dtype), (blocked(X), blocked(Y), weights))
-    return total / n + l2 * jnp.eye(w.size, dtype=w.dtype)
+    total, _ = jax.lax.scan(add_block, jnp.zeros((w.size, w.size), w.dtype), _blocks(X, Y, examples_per_block))
+    return total / X.shape[0] + l2 * jnp.eye(w.size, dtype=w.dtype)
+
+
+def _blocks(X, Y, size):
+    """(X, Y, weights) cut into blocks of ``size`` examples along a new leading axis, the last block padded with
+    copies of the first example that get weight 0 (weights 1 elsewhere): for sums over examples a block at a time."""
+    n = X.shape[0]
+    size = min(size, n)
+    count = -(-n // size)
+    pad = count * size - n
+    blocked = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], pad, axis=0)]).reshape((count, size) + a.shape[1:])
+    return blocked(X), blocked(Y), jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(count, size)
 
 
 def minibatch_hvp(loss_fn, params, train, *, l2=0.0, minibatch):
@@ -199,6 +203,11 @@ class Factorization(NamedTuple):
         if not bool(jnp.all(jnp.isfinite(L))):
             raise not_positive_definite("Factorization.from_hessian", float(jnp.linalg.eigvalsh(H)[0] + damping),
                                         damping)
+        return cls.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
+
+    @classmethod
+    def from_factor(cls, loss_fn, params, train, L, *, l2=0.0, damping=0.0):
+        """The factorization with L already computed: adds the training gradients and their solves."""
         return cls(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
 
     def solve(self, B):
@@ -260,7 +269,7 @@ def factorize(loss_fn, params, train, *, l2=0.0, damping=0.0, check=True):
     if check and not bool(jnp.all(jnp.isfinite(L))):
         H = hessian(loss_fn, params, train, l2=l2)
         raise not_positive_definite("factorize", float(jnp.linalg.eigvalsh(H)[0] + damping), damping)
-    return Factorization(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
+    return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
 
 
 def _cached_factor(loss_fn, params, train, l2, damping, check, where):
@@ -268,7 +277,7 @@ def _cached_factor(loss_fn, params, train, l2, damping, check, where):
     points costs no new Hessian). The model is recognised by its content, so a changed array is a new model."""
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((params, train, l2, damping))):
         L = _cholesky(loss_fn, params, train, l2, damping)
-        return Factorization(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
+        return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
     key = _fingerprint(params, train, l2, damping)
     hit = _FACTORS.get(loss_fn)
     if hit is None or hit[0] != key:
