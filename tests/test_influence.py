@@ -154,6 +154,30 @@ def test_hessian_in_example_blocks_is_jax_hessian_of_the_objective(logreg, mlp):
                                closed_form(lparams, ltrain, ltest)[0], rtol=1e-10, atol=1e-13)
 
 
+def test_hessian_is_exact_whatever_order_the_model_reads_its_leaves():
+    """influence.hessian takes each leaf's columns against that leaf and the leaves read after it, and mirrors the
+    rest: the matrix must not depend on that order. A CNN with a hidden layer (tree order conv1, conv2, dense, hidden;
+    read order conv1, conv2, hidden, dense; the same order found inside a jitted loss) and an MLP whose leaves are
+    listed output layer first, each against jax.hessian of R."""
+    ds = D.load_mnist_subset(side=8)
+    train = (jnp.asarray(ds.x_train[:30]), jnp.asarray(ds.y_train[:30]))
+    cnn = M.cnn_init(jax.random.key(1), 8, channels=(2, 3), hidden=4)
+    f = M.example_loss(M.cnn_apply, M.cross_entropy)
+    names = [jax.tree_util.keystr(k) for k, _ in jax.tree_util.tree_flatten_with_path(cnn)[0]]
+    leaves, treedef = jax.tree_util.tree_flatten(cnn)
+    read = [[names[j] for j in I._read_order(lambda ls: g(treedef.unflatten(ls), *train), leaves)]
+            for g in (jax.vmap(f, (None, 0, 0)), jax.jit(jax.vmap(f, (None, 0, 0))))]
+    assert read[0] == read[1] and read[0][4:] == ["['hidden']['w']", "['hidden']['b']", "['dense']['w']",
+                                                  "['dense']['b']"]
+    mlp = M.mlp_init(jax.random.key(2), [64, 5, 4, 10])
+    reversed_mlp = lambda p, x, y: M.example_loss(M.mlp_apply, M.cross_entropy)(p[::-1], x, y)
+    for loss, params in ((f, cnn), (reversed_mlp, mlp[::-1])):
+        R, w, _ = T.flat_risk(loss, params, train, l2=1e-3)
+        expected = np.asarray(jax.jit(jax.hessian(R))(w))
+        H = np.asarray(I.hessian(loss, params, train, l2=1e-3, examples_per_block=7, columns_per_batch=5))
+        np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solver", [I.Exact(), I.CG(), I.LiSSA(scale=10.0, depth=100)], ids=["exact", "cg", "lissa"])
 def test_negative_curvature_without_damping_is_an_error_naming_damping(mlp, solver):
