@@ -54,7 +54,8 @@ __all__ = [
 
 class Exact(NamedTuple):
     """Form H explicitly (p Hessian-vector products) and solve by its Cholesky factor: exact, for p up to a few
-    thousand. Memory p², time ~p HVPs to form it, then each query costs two triangular solves."""
+    thousand. Memory p², time ~p HVPs to form it; ``factorize`` keeps it with every training gradient solved, so each
+    query then costs its test gradients and one matrix product."""
 
 
 class CG(NamedTuple):
@@ -89,62 +90,90 @@ def flat_grads(loss_fn, params, data):
     return jax.vmap(jax.grad(lambda w, x, y: loss_fn(unravel(w), x, y)), (None, 0, 0))(w, X, Y)
 
 
-@functools.partial(jax.jit, static_argnames=("loss_fn", "examples_per_block", "columns_per_batch"))
-def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_per_batch=16):
-    """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once).
+def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_per_batch=16, check=True):
+    """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once per
+    loss function, shapes and block sizes).
 
     Exact: (1/n) Σ over blocks of ``examples_per_block`` training points of that block's Hessian, plus l2·I — the same
-    matrix as ``curvature.hessian_matrix`` of R up to rounding. Each block's Hessian is built column by column,
-    ``columns_per_batch`` Hessian-vector products at a time, one parameter leaf (layer weight or bias) at a time, and
-    three things make it fast:
+    matrix as ``curvature.hessian_matrix`` of R up to rounding (for a loss whose custom derivative rules, if any, are
+    true derivatives). Each block's Hessian is built column by column, ``columns_per_batch`` Hessian-vector products
+    at a time, one group of parameter leaves (layer weights and biases) at a time, and three things make it fast:
 
-    - a column's tangent lives in one leaf and the others are held constant, so forward mode carries no tangent
-      through the layers before that leaf;
-    - H is symmetric, so for leaf j's columns only the gradient with respect to leaf j and the leaves the model reads
-      after it is taken (the rest of the row is another leaf's column): reverse mode stops at leaf j's layer;
+    - a column's tangent lives in one group and the other leaves are held constant, so forward mode carries no
+      tangent through the layers before that group;
+    - H is symmetric, so for a group's columns only the gradient with respect to that group and the leaves the model
+      reads after it is taken (the rest of those rows are other groups' columns, mirrored): reverse mode stops at
+      the group's first layer;
     - small blocks keep each step's tangents (examples × columns × activations) in the CPU's cache.
 
-    On notebook 06's CNN, on one core, this is about 19× faster than 64 columns at a time over all examples
-    (``benchmarks/bench_factor_once.py``). "After" is the order in which the traced loss first reads each leaf (the
-    input layer first); any order gives the same matrix, this one the least work.
+    "After" is the order in which the traced loss first reads each leaf (the input layer first; leaves it never
+    reads go last); any order gives the same matrix, this one usually the least work. Up to 8 leaves are a group
+    each; more are cut into 8 runs of consecutive leaves, which bounds the compile time (one copy of the model's
+    derivative per group). ``benchmarks/bench_factor_once.py`` measures it against every other way of forming H.
     """
+    where = "hessian"
+    _begin(where, check, params, train, l2)
+    if check:
+        _check_model(where, params, train, l2, 0.0)
+        require_positive(examples_per_block, "examples_per_block", where, integer=True)
+        require_positive(columns_per_batch, "columns_per_batch", where, integer=True)
+    return _hessian(loss_fn, params, train, l2, int(examples_per_block), int(columns_per_batch))
+
+
+_MAX_GROUPS = 8
+
+
+@functools.partial(jax.jit, static_argnames=("loss_fn", "examples_per_block", "columns_per_batch"))
+def _hessian(loss_fn, params, train, l2, examples_per_block, columns_per_batch):
     X, Y = train
     w = ravel_pytree(params)[0]
     leaves, treedef = jax.tree_util.tree_flatten(params)
     blocks = _blocks(X, Y, examples_per_block)
     block_loss = lambda ls, xb, yb, wb: jnp.sum(wb * jax.vmap(loss_fn, (None, 0, 0))(treedef.unflatten(ls), xb, yb))
-    order = _read_order(lambda ls: block_loss(ls, *(b[0] for b in blocks)), leaves)
-    later = [order[order.index(j):] for j in range(len(leaves))]       # leaf j and the leaves read after it
+    order = [j for j in _read_order(lambda ls: block_loss(ls, *(b[0] for b in blocks)), leaves) if leaves[j].size]
+    if not order:                                                    # no parameters at all
+        return jnp.zeros((0, 0), w.dtype)
+    groups = [list(g) for g in np.array_split(order, min(len(order), _MAX_GROUPS))]
+    sizes = [sum(leaves[i].size for i in g) for g in groups]
+    starts = np.concatenate([[0], np.cumsum(sizes)])                 # where each group starts, in read order
 
-    def rows(j, xb, yb, wb):
-        """H[leaf j, later[j]] for one block: leaf j's columns, their entries in leaf j and the later leaves."""
-        def grad_later(x):
+    def rows(g, xb, yb, wb):
+        """H[group g, groups g, g+1, …] for one block: group g's columns, their entries there and after."""
+        later = [i for h in groups[g:] for i in h]
+        cuts = np.cumsum([leaves[i].size for i in groups[g]])[:-1]
+
+        def grad_later(x):                                           # x: group g's leaves, flat
             def loss_of(sub):
                 ls = list(leaves)
-                for i, v in zip(later[j], sub):
+                for i, v in zip(later, sub):
                     ls[i] = v
                 return block_loss(ls, xb, yb, wb)
-            return ravel_pytree(jax.grad(loss_of)([x if i == j else leaves[i] for i in later[j]]))[0]
-        column = lambda e: jax.jvp(grad_later, (leaves[j],), (e.reshape(leaves[j].shape),))[1]
-        return jax.lax.map(column, jnp.eye(leaves[j].size, dtype=w.dtype),
-                           batch_size=min(columns_per_batch, leaves[j].size))
+            mine = [v.reshape(leaves[i].shape) for i, v in zip(groups[g], jnp.split(x, cuts))]
+            grads = jax.grad(loss_of)(mine + [leaves[i] for i in later[len(mine):]])
+            return jnp.concatenate([d.ravel() for d in grads])
+        x0 = jnp.concatenate([leaves[i].ravel() for i in groups[g]])
+        column = lambda e: jax.jvp(grad_later, (x0,), (e,))[1]
+        return jax.lax.map(column, jnp.eye(sizes[g], dtype=w.dtype), batch_size=min(columns_per_batch, sizes[g]))
 
-    add_block = lambda total, block: ([t + rows(j, *block) for j, t in enumerate(total)], None)
-    zeros = [jnp.zeros((leaves[j].size, sum(leaves[i].size for i in later[j])), w.dtype) for j in range(len(leaves))]
-    upper, _ = jax.lax.scan(add_block, zeros, blocks)
+    add_block = lambda total, block: ([t + rows(g, *block) for g, t in enumerate(total)], None)
+    upper, _ = jax.lax.scan(add_block, [jnp.zeros((sizes[g], starts[-1] - starts[g]), w.dtype)
+                                        for g in range(len(groups))], blocks)     # upper[g]: H[group g, g and after]
 
-    def part(a, b):                                                  # the (leaf a, leaf b) block of H
-        if b not in later[a]:
+    def part(a, b):                                                  # the (group a, group b) block, read order
+        if b < a:
             return part(b, a).T
-        start = sum(leaves[i].size for i in later[a][:later[a].index(b)])
-        return upper[a][:, start:start + leaves[b].size]
-    H = jnp.block([[part(a, b) for b in range(len(leaves))] for a in range(len(leaves))])
-    return H / X.shape[0] + l2 * jnp.eye(w.size, dtype=w.dtype)
+        return upper[a][:, starts[b] - starts[a]:starts[b + 1] - starts[a]]
+    H = jnp.block([[part(a, b) for b in range(len(groups))] for a in range(len(groups))])
+    offsets = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])])
+    perm = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for g in groups for i in g] + [np.arange(0)])
+    back = np.argsort(perm)                                          # read order -> ravel_pytree order
+    return H[back][:, back] / X.shape[0] + l2 * jnp.eye(w.size, dtype=w.dtype)
 
 
 def _read_order(fn, leaves):
-    """Indices of ``leaves`` (the argument list of fn) sorted by the first operation of fn's traced computation
-    that reads each (inside nested jitted calls too); ties and unread leaves keep their order."""
+    """Indices of ``leaves`` (the argument list of fn) sorted by the first operation of fn's traced computation that
+    reads each (looking inside nested jitted calls, not inside ``cond`` branches or loop bodies); ties keep their
+    order and unread leaves go last. Tree order if the trace cannot be read: any order gives the same Hessian."""
     def first_reads(jaxpr):
         key = {}
         for k, eqn in enumerate(jaxpr.eqns):
@@ -155,7 +184,10 @@ def _read_order(fn, leaves):
                 if isinstance(v, jax.extend.core.Var) and v not in key:
                     key[v] = (k,) + (inner[m] if inner else ())
         return [key.get(v, (len(jaxpr.eqns),)) for v in jaxpr.invars]
-    reads = first_reads(jax.make_jaxpr(fn)(leaves).jaxpr)
+    try:
+        reads = first_reads(jax.make_jaxpr(fn)(leaves).jaxpr)
+    except Exception:          # an internal JAX API changed: fall back to tree order (only the speed depends on it)
+        return list(range(len(leaves)))
     return sorted(range(len(leaves)), key=lambda j: reads[j])
 
 
@@ -213,7 +245,7 @@ def _solve_iterative(loss_fn, params, train, l2, damping, B, solver, key):
 
 @functools.partial(jax.jit, static_argnames="loss_fn")
 def _cholesky(loss_fn, params, train, l2, damping):
-    H = hessian(loss_fn, params, train, l2=l2)
+    H = _hessian(loss_fn, params, train, l2, 10, 16)
     return jnp.linalg.cholesky(H + damping * jnp.eye(H.shape[0], dtype=H.dtype))
 
 
@@ -237,17 +269,31 @@ class Factorization(NamedTuple):
     solved: jax.Array        # S = (H + damping·I)⁻¹ Gᵀ, (p, n)
 
     @classmethod
-    def from_hessian(cls, loss_fn, params, train, H, *, l2=0.0, damping=0.0):
-        """The factorization of an H you already formed (``hessian``) — factoring costs far less than forming."""
+    def from_hessian(cls, loss_fn, params, train, H, *, l2=0.0, damping=0.0, check=True):
+        """The factorization of an H you already formed (``hessian``, with this l2) — factoring costs far less than
+        forming. Raises ``NotPositiveDefiniteError`` (naming a damping that fixes it) if H + damping·I is not."""
+        where = "Factorization.from_hessian"
+        _begin(where, check, params, train, H)
+        if check:
+            _check_model(where, params, train, l2, damping)
+            _check_square(H, "H", params, where)
         L = jnp.linalg.cholesky(H + damping * jnp.eye(H.shape[0], dtype=H.dtype))
-        if not bool(jnp.all(jnp.isfinite(L))):
-            raise not_positive_definite("Factorization.from_hessian", float(jnp.linalg.eigvalsh(H)[0] + damping),
-                                        damping)
-        return cls.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
+        if check and not bool(jnp.all(jnp.isfinite(L))):
+            raise not_positive_definite(where, float(jnp.linalg.eigvalsh(H)[0] + damping), damping)
+        return cls.from_factor(loss_fn, params, train, L, l2=l2, damping=damping, check=False)
 
     @classmethod
-    def from_factor(cls, loss_fn, params, train, L, *, l2=0.0, damping=0.0):
-        """The factorization with L already computed: adds the training gradients and their solves."""
+    def from_factor(cls, loss_fn, params, train, L, *, l2=0.0, damping=0.0, check=True):
+        """The factorization with the lower Cholesky factor L of H + damping·I already computed: adds the training
+        gradients and their solves."""
+        where = "Factorization.from_factor"
+        _begin(where, check, params, train, L)
+        if check:
+            _check_model(where, params, train, l2, damping)
+            _check_square(L, "L", params, where)
+            if not bool(jnp.all(jnp.diagonal(L) > 0)):
+                raise ValueError(f"{where}: L must be the lower Cholesky factor of H + damping·I (positive diagonal); "
+                                 "use Factorization.from_hessian(..., H) to factor an H.")
         return cls(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
 
     def solve(self, B):
@@ -307,9 +353,9 @@ def factorize(loss_fn, params, train, *, l2=0.0, damping=0.0, check=True):
         _check_model("factorize", params, train, l2, damping)
     L = _cholesky(loss_fn, params, train, l2, damping)
     if check and not bool(jnp.all(jnp.isfinite(L))):
-        H = hessian(loss_fn, params, train, l2=l2)
+        H = hessian(loss_fn, params, train, l2=l2, check=False)
         raise not_positive_definite("factorize", float(jnp.linalg.eigvalsh(H)[0] + damping), damping)
-    return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
+    return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping, check=False)
 
 
 def _cached_factor(loss_fn, params, train, l2, damping, check, where):
@@ -317,7 +363,7 @@ def _cached_factor(loss_fn, params, train, l2, damping, check, where):
     points costs no new Hessian). The model is recognised by its content, so a changed array is a new model."""
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((params, train, l2, damping))):
         L = _cholesky(loss_fn, params, train, l2, damping)
-        return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping)
+        return Factorization.from_factor(loss_fn, params, train, L, l2=l2, damping=damping, check=False)
     key = _fingerprint(params, train, l2, damping)
     hit = _FACTORS.get(loss_fn)
     if hit is None or hit[0] != key:
@@ -341,6 +387,16 @@ def _check_model(where, params, train, l2, damping):
     require_finite(params, "params", where)
     require_nonnegative(l2, "l2", where)
     require_nonnegative(damping, "damping", where)
+
+
+def _check_square(M, name, params, where):
+    """A float64, finite (p, p) matrix, p the number of parameters."""
+    p = ravel_pytree(params)[0].size
+    if np.shape(M) != (p, p):
+        raise ValueError(f"{where}: {name} has shape {np.shape(M)}; expected ({p}, {p}) for these {p} parameters "
+                         "(ravel_pytree order, as influence.hessian returns it).")
+    require_float64(M, name, where)
+    require_finite(M, name, where)
 
 
 def _require_concrete(where, *trees):

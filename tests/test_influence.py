@@ -154,11 +154,12 @@ def test_hessian_in_example_blocks_is_jax_hessian_of_the_objective(logreg, mlp):
                                closed_form(lparams, ltrain, ltest)[0], rtol=1e-10, atol=1e-13)
 
 
-def test_hessian_is_exact_whatever_order_the_model_reads_its_leaves():
-    """influence.hessian takes each leaf's columns against that leaf and the leaves read after it, and mirrors the
-    rest: the matrix must not depend on that order. A CNN with a hidden layer (tree order conv1, conv2, dense, hidden;
-    read order conv1, conv2, hidden, dense; the same order found inside a jitted loss) and an MLP whose leaves are
-    listed output layer first, each against jax.hessian of R."""
+def test_hessian_is_exact_whatever_order_the_model_reads_its_leaves(monkeypatch):
+    """influence.hessian takes each leaf group's columns against that group and the leaves read after it, and mirrors
+    the rest: the matrix must not depend on that order. The read order is found (a CNN with a hidden layer: tree
+    order conv1, conv2, dense, hidden; read order conv1, conv2, hidden, dense; the same order inside a jitted loss);
+    then that CNN, an MLP with 12 leaves (cut into 8 groups) listed output layer first, and a model with a scalar, an
+    unread and an empty leaf, each against jax.hessian of R under the found order and its reverse."""
     ds = D.load_mnist_subset(side=8)
     train = (jnp.asarray(ds.x_train[:30]), jnp.asarray(ds.y_train[:30]))
     cnn = M.cnn_init(jax.random.key(1), 8, channels=(2, 3), hidden=4)
@@ -169,13 +170,74 @@ def test_hessian_is_exact_whatever_order_the_model_reads_its_leaves():
             for g in (jax.vmap(f, (None, 0, 0)), jax.jit(jax.vmap(f, (None, 0, 0))))]
     assert read[0] == read[1] and read[0][4:] == ["['hidden']['w']", "['hidden']['b']", "['dense']['w']",
                                                   "['dense']['b']"]
-    mlp = M.mlp_init(jax.random.key(2), [64, 5, 4, 10])
+    mlp = M.mlp_init(jax.random.key(2), [64, 3, 3, 3, 3, 3, 10])
     reversed_mlp = lambda p, x, y: M.example_loss(M.mlp_apply, M.cross_entropy)(p[::-1], x, y)
-    for loss, params in ((f, cnn), (reversed_mlp, mlp[::-1])):
+    odd = {"scale": jnp.asarray(0.7), "unused": jnp.ones(3), "empty": jnp.zeros((0, 2)), "w": mlp[0]["w"][:, :10]}
+    odd_loss = lambda p, x, y: M.cross_entropy(p["scale"] * jnp.tanh(x @ p["w"]), y)
+    found = I._read_order
+    orders = [None, lambda fn, ls: found(fn, ls)[::-1]]
+    for loss, params in ((f, cnn), (reversed_mlp, mlp[::-1]), (odd_loss, odd)):
         R, w, _ = T.flat_risk(loss, params, train, l2=1e-3)
         expected = np.asarray(jax.jit(jax.hessian(R))(w))
-        H = np.asarray(I.hessian(loss, params, train, l2=1e-3, examples_per_block=7, columns_per_batch=5))
-        np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+        for order in orders:
+            monkeypatch.setattr(I, "_read_order", found if order is None else order)
+            I._hessian.clear_cache()
+            H = np.asarray(I.hessian(loss, params, train, l2=1e-3, examples_per_block=7, columns_per_batch=5))
+            np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    monkeypatch.setattr(I, "_read_order", found)
+    I._hessian.clear_cache()
+
+
+@pytest.mark.parametrize("case, error, message", [
+    ("float32 params", TypeError, "`params` has dtype float32"),
+    ("nan training input", ValueError, "`train X` contains 1 NaN"),
+    ("empty training set", ValueError, "training set is empty"),
+    ("negative l2", ValueError, "l2 must be a finite number ≥ 0"),
+    ("examples_per_block 0", ValueError, "examples_per_block must be a whole number > 0"),
+    ("examples_per_block 2.5", ValueError, "examples_per_block must be a whole number > 0"),
+    ("columns_per_batch -1", ValueError, "columns_per_batch must be a whole number > 0"),
+    ("inside jit", TypeError, "check=False"),
+    ("from_hessian: H of the wrong shape", ValueError, r"H has shape \(64, 64\); expected \(65, 65\)"),
+    ("from_hessian: float32 H", TypeError, "`H` has dtype float32"),
+    ("from_hessian: nan in H", ValueError, "`H` contains 1 NaN"),
+    ("from_hessian: negative damping", ValueError, "damping must be a finite number ≥ 0"),
+    ("from_hessian: nan training input", ValueError, "`train X` contains 1 NaN"),
+    ("from_factor: not a Cholesky factor", ValueError, "lower Cholesky factor"),
+])
+def test_hessian_and_factorization_constructors_check_their_input(logreg, case, error, message):
+    params, (X, Y), _ = logreg
+    H = np.asarray(I.hessian(loss_fn, params, (X, Y), l2=L2))
+    train, kwargs = (X, Y), dict(l2=L2)
+    if case == "float32 params":
+        params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params)
+    elif case.endswith("nan training input"):
+        train = (nan_at(X, (7, 2)), Y)
+    elif case == "empty training set":
+        train = (X[:0], Y[:0])
+    elif case == "negative l2":
+        kwargs["l2"] = -0.1
+    elif case.startswith(("examples", "columns")):
+        name, value = case.split()
+        kwargs[name] = float(value) if "." in value else int(value)
+    elif case == "inside jit":
+        with pytest.raises(error, match=message):
+            jax.jit(lambda p: I.hessian(loss_fn, p, train, l2=L2))(params)
+        return
+    elif case == "from_hessian: H of the wrong shape":
+        H = H[1:, 1:]
+    elif case == "from_hessian: float32 H":
+        H = H.astype(np.float32)
+    elif case == "from_hessian: nan in H":
+        H = nan_at(H, (3, 4))
+    elif case == "from_hessian: negative damping":
+        kwargs["damping"] = -1e-3
+    with pytest.raises(error, match=message):
+        if case == "from_factor: not a Cholesky factor":
+            I.Factorization.from_factor(loss_fn, params, train, np.linalg.cholesky(H).T * -1, **kwargs)
+        elif case.startswith("from_hessian"):
+            I.Factorization.from_hessian(loss_fn, params, train, H, **kwargs)
+        else:
+            I.hessian(loss_fn, params, train, **kwargs)
 
 
 @pytest.mark.slow
