@@ -172,8 +172,9 @@ def _hessian(loss_fn, params, train, l2, examples_per_block, columns_per_batch):
 
 def _read_order(fn, leaves):
     """Indices of ``leaves`` (the argument list of fn) sorted by the first operation of fn's traced computation that
-    reads each (looking inside nested jitted calls, not inside ``cond`` branches or loop bodies); ties keep their
-    order and unread leaves go last. Tree order if the trace cannot be read: any order gives the same Hessian."""
+    reads each (looking inside a nested computation whose inputs are the operation's own, like a jitted call or a
+    ``scan``, not inside ``cond`` branches); ties keep their order and unread leaves go last. Tree order if the
+    trace cannot be read: any order gives the same Hessian."""
     def first_reads(jaxpr):
         key = {}
         for k, eqn in enumerate(jaxpr.eqns):
@@ -291,9 +292,9 @@ class Factorization(NamedTuple):
         if check:
             _check_model(where, params, train, l2, damping)
             _check_square(L, "L", params, where)
-            if not bool(jnp.all(jnp.diagonal(L) > 0)):
-                raise ValueError(f"{where}: L must be the lower Cholesky factor of H + damping·I (positive diagonal); "
-                                 "use Factorization.from_hessian(..., H) to factor an H.")
+            if not (bool(jnp.all(jnp.diagonal(L) > 0)) and not bool(jnp.any(jnp.triu(L, 1)))):
+                raise ValueError(f"{where}: L must be the lower Cholesky factor of H + damping·I (lower triangular, "
+                                 "positive diagonal); use Factorization.from_hessian(..., H) to factor an H.")
         return cls(loss_fn, params, train, l2, damping, L, *_train_solves(loss_fn, params, train, L))
 
     def solve(self, B):
@@ -384,6 +385,12 @@ def _check_model(where, params, train, l2, damping):
     require_x64(where)
     require_training_set(train, where)
     require_float64(params, "params", where)
+    integer = [i for i, leaf in enumerate(jax.tree_util.tree_leaves(params)) if not jnp.issubdtype(
+        jnp.asarray(leaf).dtype, jnp.inexact)]
+    if integer:
+        raise TypeError(f"{where}: params leaf {integer[0]} (tree order) has dtype "
+                        f"{jnp.asarray(jax.tree_util.tree_leaves(params)[integer[0]]).dtype}; every parameter must be "
+                        "float64 (keep counters and other integers out of the parameters).")
     require_finite(params, "params", where)
     require_nonnegative(l2, "l2", where)
     require_nonnegative(damping, "damping", where)

@@ -203,6 +203,9 @@ def test_hessian_is_exact_whatever_order_the_model_reads_its_leaves(monkeypatch)
     ("from_hessian: negative damping", ValueError, "damping must be a finite number ≥ 0"),
     ("from_hessian: nan training input", ValueError, "`train X` contains 1 NaN"),
     ("from_factor: not a Cholesky factor", ValueError, "lower Cholesky factor"),
+    ("from_factor: H, not its factor", ValueError, "lower triangular"),
+    ("from_factor: the upper factor", ValueError, "lower triangular"),
+    ("integer parameter", TypeError, "has dtype int"),
 ])
 def test_hessian_and_factorization_constructors_check_their_input(logreg, case, error, message):
     params, (X, Y), _ = logreg
@@ -210,6 +213,8 @@ def test_hessian_and_factorization_constructors_check_their_input(logreg, case, 
     train, kwargs = (X, Y), dict(l2=L2)
     if case == "float32 params":
         params = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float32), params)
+    elif case == "integer parameter":
+        params = {**params, "step": np.asarray(3)}
     elif case.endswith("nan training input"):
         train = (nan_at(X, (7, 2)), Y)
     elif case == "empty training set":
@@ -232,8 +237,10 @@ def test_hessian_and_factorization_constructors_check_their_input(logreg, case, 
     elif case == "from_hessian: negative damping":
         kwargs["damping"] = -1e-3
     with pytest.raises(error, match=message):
-        if case == "from_factor: not a Cholesky factor":
-            I.Factorization.from_factor(loss_fn, params, train, np.linalg.cholesky(H).T * -1, **kwargs)
+        if case.startswith("from_factor"):
+            L = {"from_factor: not a Cholesky factor": -np.linalg.cholesky(H), "from_factor: H, not its factor": H,
+                 "from_factor: the upper factor": np.linalg.cholesky(H).T}[case]
+            I.Factorization.from_factor(loss_fn, params, train, L, **kwargs)
         elif case.startswith("from_hessian"):
             I.Factorization.from_hessian(loss_fn, params, train, H, **kwargs)
         else:
