@@ -91,7 +91,7 @@ def forming(n, channels, everything):
     for ex, cols in ((25, 64), (10, 256), (5, 32), (10, 16)) if everything else ((10, 16),):
         methods[f"blocks of {ex} examples × {cols} columns"] = jax.jit(
             lambda u, d, ex=ex, cols=cols: example_blocks(loss, unravel, u, d[0], d[1], ex, cols))
-    methods["influence.hessian (10 × 16, leaf groups, half)"] = jax.jit(
+    methods["influence.hessian (leaf groups, half of H)"] = jax.jit(
         lambda u, d: I.hessian(loss, unravel(u), d, l2=L2, check=False))
     print(f"(1) forming H: CNN channels {channels}, {w.size} parameters, {n} training images")
     reference, best = None, None
