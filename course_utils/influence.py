@@ -90,7 +90,11 @@ def flat_grads(loss_fn, params, data):
     return jax.vmap(jax.grad(lambda w, x, y: loss_fn(unravel(w), x, y)), (None, 0, 0))(w, X, Y)
 
 
-def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=10, columns_per_batch=16, check=True):
+_EXAMPLES_PER_BLOCK, _COLUMNS_PER_BATCH = 10, 16      # hessian's defaults, also what factorize uses
+
+
+def hessian(loss_fn, params, train, *, l2=0.0, examples_per_block=_EXAMPLES_PER_BLOCK,
+            columns_per_batch=_COLUMNS_PER_BATCH, check=True):
     """The explicit (p, p) Hessian of the training objective at params, in ``ravel_pytree`` order (compiled once per
     loss function, shapes and block sizes).
 
@@ -165,7 +169,7 @@ def _hessian(loss_fn, params, train, l2, examples_per_block, columns_per_batch):
         return upper[a][:, starts[b] - starts[a]:starts[b + 1] - starts[a]]
     H = jnp.block([[part(a, b) for b in range(len(groups))] for a in range(len(groups))])
     offsets = np.concatenate([[0], np.cumsum([leaf.size for leaf in leaves])])
-    perm = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for g in groups for i in g] + [np.arange(0)])
+    perm = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for g in groups for i in g])
     back = np.argsort(perm)                                          # read order -> ravel_pytree order
     return H[back][:, back] / X.shape[0] + l2 * jnp.eye(w.size, dtype=w.dtype)
 
@@ -246,7 +250,7 @@ def _solve_iterative(loss_fn, params, train, l2, damping, B, solver, key):
 
 @functools.partial(jax.jit, static_argnames="loss_fn")
 def _cholesky(loss_fn, params, train, l2, damping):
-    H = _hessian(loss_fn, params, train, l2, 10, 16)
+    H = _hessian(loss_fn, params, train, l2, _EXAMPLES_PER_BLOCK, _COLUMNS_PER_BATCH)
     return jnp.linalg.cholesky(H + damping * jnp.eye(H.shape[0], dtype=H.dtype))
 
 
@@ -385,12 +389,10 @@ def _check_model(where, params, train, l2, damping):
     require_x64(where)
     require_training_set(train, where)
     require_float64(params, "params", where)
-    integer = [i for i, leaf in enumerate(jax.tree_util.tree_leaves(params)) if not jnp.issubdtype(
-        jnp.asarray(leaf).dtype, jnp.inexact)]
-    if integer:
-        raise TypeError(f"{where}: params leaf {integer[0]} (tree order) has dtype "
-                        f"{jnp.asarray(jax.tree_util.tree_leaves(params)[integer[0]]).dtype}; every parameter must be "
-                        "float64 (keep counters and other integers out of the parameters).")
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(params)):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact):
+            raise TypeError(f"{where}: params leaf {i} (tree order) has dtype {jnp.asarray(leaf).dtype}; every "
+                            "parameter must be float64 (keep counters and other integers out of the parameters).")
     require_finite(params, "params", where)
     require_nonnegative(l2, "l2", where)
     require_nonnegative(damping, "damping", where)
